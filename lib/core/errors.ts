@@ -1,0 +1,103 @@
+/**
+ * Typed errors. Each carries the HTTP status the adapters answer with, and
+ * `expose`/`headers` in the shape Koa's and Nest's error handlers understand,
+ * so an app gets a sensible response without mapping them itself.
+ */
+export abstract class SessionError extends Error {
+  abstract readonly status: number;
+  /** Koa sends the message of exposed errors to the client; only 4xx are exposed. */
+  get expose(): boolean {
+    return this.status < 500;
+  }
+  /** Extra response headers (Koa keeps `err.headers` when it resets the response). */
+  headers: Record<string, string> = {};
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class SessionConfigError extends SessionError {
+  readonly status = 500;
+  constructor(readonly problems: readonly string[]) {
+    super(
+      `Invalid dynamo-session options (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+  }
+}
+
+/** A DynamoDB call failed for a reason that is not transient (permissions, validation). */
+export class SessionStoreError extends SessionError {
+  readonly status: number = 500;
+}
+
+/** The store did not answer in time, throttled past the SDK's retries, or is down. */
+export class SessionStoreUnavailableError extends SessionStoreError {
+  override readonly status: number = 503;
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(message, options);
+    this.headers['Retry-After'] = String(options?.retryAfterSeconds ?? 1);
+  }
+}
+
+export class TableNotFoundError extends SessionStoreUnavailableError {
+  constructor(
+    readonly tableName: string,
+    readonly region: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `DynamoDB table "${tableName}" does not exist in region ${region}. ` +
+        `Create it with: npx dynamo-session create-table --table ${tableName} --region ${region} ` +
+        `(or construct the store with createIfNotExist: true).`,
+      options,
+    );
+  }
+}
+
+export interface AttributeSize {
+  readonly name: string;
+  readonly bytes: number;
+}
+
+export class SessionTooLargeError extends SessionError {
+  readonly status = 413;
+  constructor(
+    readonly itemBytes: number,
+    readonly limitBytes: number,
+    readonly largestAttributes: readonly AttributeSize[],
+  ) {
+    super(
+      `Session is ${itemBytes} bytes, over DynamoDB's item limit of ${limitBytes} bytes; nothing was written. ` +
+        `Largest attributes: ${largestAttributes.map((a) => `${a.name} (${a.bytes} B)`).join(', ')}. ` +
+        `Keep large data out of the session or lower compressThreshold.`,
+    );
+  }
+}
+
+export class SessionConflictError extends SessionError {
+  readonly status = 409;
+}
+
+export class SessionLockTimeoutError extends SessionError {
+  readonly status = 503;
+}
+
+export class SessionKeyError extends SessionError {
+  readonly status = 400;
+}
+
+export class SessionSerializationError extends SessionError {
+  readonly status = 500;
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(
+      `Session attribute ${path} cannot be stored: ${reason}. ` +
+        `Store plain JSON data (objects, arrays, strings, finite numbers, booleans, null) or configure a serializer.`,
+    );
+  }
+}

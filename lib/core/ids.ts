@@ -1,0 +1,18 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/** 32 bytes from the CSPRNG, base64url without padding: always 43 characters. */
+export const SESSION_ID_LENGTH = 43;
+const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+export function generateSessionId(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function isWellFormedSessionId(value: string): boolean {
+  return value.length === SESSION_ID_LENGTH && SESSION_ID_PATTERN.test(value);
+}
+
+/** The table only ever sees this digest, so a leaked table or log does not leak live ids. */
+export function storageKeyOf(sessionId: string): string {
+  return createHash('sha256').update(sessionId).digest('base64url');
+}

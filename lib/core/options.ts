@@ -1,0 +1,83 @@
+import type { SessionStore } from '../store/session-store';
+import type { Logger } from './logger';
+
+export type Pattern = string | RegExp;
+export type SameSite = 'lax' | 'strict' | 'none' | false;
+
+export interface CookieOptions {
+  /** Cookie name. A `__Host-` prefix requires `secure: true`, `path: '/'` and no domain. */
+  name?: string;
+  httpOnly?: boolean;
+  /** `'auto'` marks the cookie Secure when the request came over HTTPS (honours Koa's `app.proxy`). */
+  secure?: boolean | 'auto';
+  sameSite?: SameSite;
+  path?: string;
+  domain?: string;
+  /**
+   * Seconds. Absent (default): a browser-session cookie, and the server enforces
+   * `maxInactiveInterval`. Set: a persistent cookie, re-issued whenever the session's expiry moves.
+   */
+  maxAge?: number;
+}
+
+export interface SessionOptions {
+  /** Where sessions live. Default: a MemoryStore, but only when NODE_ENV is 'test' or 'development'. */
+  store?: SessionStore;
+  /** Cookie signing secrets, each at least 32 bytes: the first signs, all verify (rotation). */
+  secrets: string | readonly string[];
+  cookie?: CookieOptions;
+  /** Read and send the signed id in this header instead of a cookie (API clients). */
+  idHeader?: string;
+  /** Idle timeout in seconds (seed: maxInactiveInterval). Default 1800. */
+  maxInactiveInterval?: number;
+  /** Seconds since creation after which a session ends however active it is. */
+  absoluteTimeout?: number;
+  /** An unchanged session is written only when less than `maxInactiveInterval - touchAfter` s remain. Default 60. */
+  touchAfter?: number;
+  /** Paths (no query string) whose requests never write. Strings are full-match regexes (seed: ignoreUris). */
+  ignoreUris?: Pattern | readonly Pattern[];
+  /** Header names whose presence makes a request read-only (seed: ignoreHeaders). */
+  ignoreHeaders?: Pattern | readonly Pattern[];
+  /** Attribute values whose encoded form is larger than this many bytes are stored gzip'd. Default 4096. */
+  compressThreshold?: number;
+  /** 'fail' (default): a store error on load fails the request with 503. 'continue-without-session': the
+   * handler gets an empty session that is never saved and no cookie is touched. */
+  onStoreError?: 'fail' | 'continue-without-session';
+  logger?: Logger;
+  /** Milliseconds since the epoch; injectable so tests can cross expiry boundaries without waiting. */
+  now?: () => number;
+}
+
+export interface ResolvedCookieOptions {
+  readonly name: string;
+  readonly httpOnly: boolean;
+  readonly secure: boolean | 'auto';
+  readonly sameSite: SameSite;
+  readonly path: string;
+  readonly domain: string | undefined;
+  readonly maxAge: number | undefined;
+}
+
+export interface ResolvedSessionOptions {
+  readonly store: SessionStore;
+  readonly secrets: readonly string[];
+  readonly cookie: ResolvedCookieOptions;
+  readonly idHeader: string | undefined;
+  readonly maxInactiveInterval: number;
+  readonly absoluteTimeout: number | undefined;
+  readonly touchAfter: number;
+  readonly ignoreUris: readonly RegExp[];
+  readonly ignoreHeaders: readonly RegExp[];
+  readonly compressThreshold: number;
+  readonly onStoreError: 'fail' | 'continue-without-session';
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+export const DEFAULTS = {
+  cookieName: 'sid',
+  maxInactiveInterval: 1800,
+  touchAfter: 60,
+  compressThreshold: 4096,
+  minSecretBytes: 32,
+} as const;

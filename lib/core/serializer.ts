@@ -1,0 +1,70 @@
+import { configure } from 'safe-stable-stringify';
+import { SessionKeyError, SessionSerializationError } from './errors';
+
+/** Encodes one attribute value. `path` names the attribute for error messages. */
+export interface Serializer {
+  encode(value: unknown, path: string): string | Uint8Array;
+  decode(encoded: string | Uint8Array, path: string): unknown;
+}
+
+/** Keys that would reach an object's prototype when data is merged or assigned. */
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+const stableStringify = configure({ deterministic: true, bigint: false, circularValue: Error });
+
+/**
+ * JSON with sorted keys, so equal values always encode to equal text (that is
+ * what dirty detection compares). Refuses what JSON would silently change.
+ */
+export const jsonSerializer: Serializer = {
+  encode(value, path) {
+    assertJsonValue(value, path, []);
+    return stableStringify(value) as string;
+  },
+  decode(encoded, path) {
+    const text = typeof encoded === 'string' ? encoded : Buffer.from(encoded).toString('utf8');
+    try {
+      return JSON.parse(text, (key, v: unknown) => (FORBIDDEN_KEYS.has(key) ? undefined : v));
+    } catch (e) {
+      throw new SessionSerializationError(path, `stored text is not JSON (${(e as Error).message})`);
+    }
+  },
+};
+
+function assertJsonValue(value: unknown, path: string, ancestors: object[]): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw new SessionSerializationError(path, `${value} is not a finite number`);
+      return;
+    case 'object':
+      break;
+    default:
+      throw new SessionSerializationError(path, `a ${typeof value} cannot be represented in JSON`);
+  }
+  if (value === null) return;
+  if (ancestors.includes(value)) throw new SessionSerializationError(path, 'it refers to itself (a cycle)');
+  ancestors.push(value);
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => {
+      if (item === undefined) throw new SessionSerializationError(`${path}[${i}]`, 'undefined would become null');
+      assertJsonValue(item, `${path}[${i}]`, ancestors);
+    });
+  } else {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      const name = (proto as { constructor?: { name?: string } }).constructor?.name ?? 'unknown';
+      const hint = value instanceof Date ? '; store date.toISOString() or configure a serializer' : '';
+      throw new SessionSerializationError(path, `a ${name} instance would lose its type${hint}`);
+    }
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(key)) throw new SessionKeyError(`Session data may not contain the key "${key}" (at ${path}).`);
+      const child = (value as Record<string, unknown>)[key];
+      // An undefined property is dropped by JSON and reads back as undefined: same meaning.
+      if (child !== undefined) assertJsonValue(child, `${path}.${key}`, ancestors);
+    }
+  }
+  ancestors.pop();
+}

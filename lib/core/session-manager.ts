@@ -1,0 +1,54 @@
+import { SessionEventMap, SessionEventName, SessionEvents } from './events';
+import { CookieTransport, HeaderTransport } from './id-transport';
+import type { ResolvedSessionOptions, SessionOptions } from './options';
+import { jsonSerializer } from './serializer';
+import { RequestInfo, SessionContext, SessionRuntime } from './session-context';
+import { IdSigner } from './signer';
+import { resolveSessionOptions } from './validate-options';
+
+/**
+ * Framework-free entry point: validated options, the store, events, and a
+ * factory for per-request contexts. The Koa and Nest adapters wrap one of these.
+ */
+export class SessionManager {
+  readonly options: ResolvedSessionOptions;
+  private readonly events: SessionEvents;
+  private readonly runtime: SessionRuntime;
+
+  constructor(options: SessionOptions) {
+    this.options = resolveSessionOptions(options);
+    const { logger } = this.options;
+    this.events = new SessionEvents((event, error) => logger.error(`a "${event}" listener threw`, error));
+    this.runtime = {
+      options: this.options,
+      signer: new IdSigner(this.options.secrets),
+      transport: this.options.idHeader ? new HeaderTransport(this.options.idHeader) : new CookieTransport(this.options.cookie),
+      serializer: jsonSerializer,
+      events: this.events,
+    };
+  }
+
+  get store(): ResolvedSessionOptions['store'] {
+    return this.options.store;
+  }
+
+  /** Starts a request's session lifecycle. Cheap: nothing is read until `load()`. */
+  createContext(request: RequestInfo): SessionContext {
+    return new SessionContext(this.runtime, request);
+  }
+
+  /** Resolves when the store can serve requests; await it at startup to fail fast. */
+  ready(): Promise<void> {
+    return this.options.store.ready();
+  }
+
+  on<E extends SessionEventName>(event: E, listener: (payload: SessionEventMap[E]) => void): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  off<E extends SessionEventName>(event: E, listener: (payload: SessionEventMap[E]) => void): this {
+    this.events.off(event, listener);
+    return this;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The attributes an app keeps in its sessions. Augment it to type them:
+ *
+ *   declare module 'dynamo-session' { interface SessionData { user?: { name: string } } }
+ */
+export interface SessionData {
+  [attribute: string]: unknown;
+}
+
+/** Members every session has besides its attributes. They are non-enumerable, so they are never stored. */
+export interface SessionControls {
+  /** The raw session id (43 characters). Never stored: the table only holds its SHA-256. */
+  readonly id: string;
+  /** True until the session has been stored once. */
+  readonly isNew: boolean;
+  /** Moves the data to a new id at commit and deletes the old item. Call it after login or a privilege change. */
+  regenerate(): void;
+  /** Deletes the stored session at commit and clears the cookie. The object becomes a new, empty session. */
+  destroy(): void;
+  /** Extends the expiry at commit even when `touchAfter` would skip it. */
+  touch(): void;
+}
+
+export type Session<T extends object = SessionData> = T & SessionControls;
+
+/** Names a stored attribute may not have, since the controls live under them. */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(['id', 'isNew', 'regenerate', 'destroy', 'touch']);
+
+/** What the controls act on; owned by the request's SessionContext. */
+export interface SessionState {
+  id: string;
+  isNew: boolean;
+  regenerate(): void;
+  destroy(): void;
+  touch(): void;
+}
+
+export function createSessionObject(state: SessionState, attributes: Record<string, unknown>): Session {
+  const session = {} as Session;
+  Object.defineProperties(session, {
+    id: { get: () => state.id, enumerable: false },
+    isNew: { get: () => state.isNew, enumerable: false },
+    regenerate: { value: () => state.regenerate(), enumerable: false },
+    destroy: { value: () => state.destroy(), enumerable: false },
+    touch: { value: () => state.touch(), enumerable: false },
+  });
+  Object.assign(session, attributes);
+  return session;
+}
+
+/** The current attributes: own enumerable properties. Setting one to undefined removes it. */
+export function attributesOf(session: Session): Array<[string, unknown]> {
+  return Object.entries(session).filter(([, value]) => value !== undefined);
+}
+
+export function clearAttributes(session: Session): void {
+  for (const name of Object.keys(session)) delete (session as SessionData)[name];
+}

@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
+import type { StoredValue } from '../store/session-store';
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+/** First byte of a binary stored value: what the rest is. Text under the threshold is stored as a plain string. */
+const enum Marker {
+  GzipText = 1,
+  RawBytes = 2,
+  GzipBytes = 3,
+}
+
+export type Encoded = string | Uint8Array;
+
+/** Compresses values larger than `threshold` bytes when that makes them smaller. */
+export async function toStoredValue(encoded: Encoded, threshold: number): Promise<StoredValue> {
+  const isText = typeof encoded === 'string';
+  const bytes = isText ? Buffer.from(encoded, 'utf8') : encoded;
+  if (bytes.byteLength > threshold) {
+    const compressed = await gzipAsync(bytes);
+    if (compressed.byteLength < bytes.byteLength) return withMarker(isText ? Marker.GzipText : Marker.GzipBytes, compressed);
+  }
+  return isText ? encoded : withMarker(Marker.RawBytes, bytes);
+}
+
+export async function fromStoredValue(stored: StoredValue): Promise<Encoded> {
+  if (typeof stored === 'string') return stored;
+  const body = stored.subarray(1);
+  switch (stored[0]) {
+    case Marker.GzipText:
+      return (await gunzipAsync(body)).toString('utf8');
+    case Marker.GzipBytes:
+      return new Uint8Array(await gunzipAsync(body));
+    case Marker.RawBytes:
+      return body;
+    default:
+      throw new Error(`unknown stored value marker ${stored[0]}`);
+  }
+}
+
+/** Equal encodings give equal fingerprints: what per-attribute dirty detection compares. */
+export function fingerprint(encoded: Encoded): string {
+  return createHash('sha256').update(encoded).digest('base64');
+}
+
+export function storedSize(value: StoredValue): number {
+  return typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.byteLength;
+}
+
+function withMarker(marker: Marker, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.byteLength + 1);
+  out[0] = marker;
+  out.set(bytes, 1);
+  return out;
+}

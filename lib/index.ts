@@ -1,0 +1,10 @@
+export { SessionManager } from './core/session-manager';
+export { SessionContext } from './core/session-context';
+export type { CommitResult, RequestInfo } from './core/session-context';
+export type { Session, SessionControls, SessionData } from './core/session';
+export type { CookieOptions, Pattern, SameSite, SessionOptions, ResolvedSessionOptions } from './core/options';
+export type { Logger } from './core/logger';
+export type { SessionEventMap, SessionEventName } from './core/events';
+export type { Serializer } from './core/serializer';
+export * from './core/errors';
+export * from './store';

@@ -1,0 +1,4 @@
+import './context';
+
+export { session } from './session-middleware';
+export type { KoaSessionMiddleware } from './session-middleware';

@@ -1,0 +1,70 @@
+import type { Middleware, ParameterizedContext } from 'koa';
+import { SessionManager } from '../core/session-manager';
+import type { SessionOptions } from '../core/options';
+import type { CommitResult, SessionContext } from '../core/session-context';
+import type { Session } from '../core/session';
+import type { HeaderList } from '../core/id-transport';
+
+export interface KoaSessionMiddleware extends Middleware {
+  /** The manager behind the middleware: events, `ready()`, the store. */
+  readonly manager: SessionManager;
+}
+
+/**
+ * Koa middleware. `await ctx.session` loads the session on first use; after the
+ * rest of the chain has run, and before Koa sends the response, what changed is committed.
+ */
+export function session(options: SessionOptions | SessionManager): KoaSessionMiddleware {
+  const manager = options instanceof SessionManager ? options : new SessionManager(options);
+
+  const middleware = async (ctx: ParameterizedContext, next: () => Promise<unknown>): Promise<void> => {
+    const context = manager.createContext({ method: ctx.method, path: ctx.path, headers: ctx.headers, secure: ctx.secure });
+    Object.defineProperty(ctx, 'session', { configurable: true, enumerable: true, get: (): Promise<Session> => context.load() });
+    Object.defineProperty(ctx, 'sessionContext', { configurable: true, value: context });
+
+    try {
+      await next();
+    } catch (handlerError) {
+      await commitAfterFailure(ctx, context, handlerError, manager);
+      throw handlerError;
+    }
+    applyHeaders(ctx, await context.commit());
+  };
+  return Object.assign(middleware, { manager });
+}
+
+/**
+ * The state the handler left is still saved. Koa drops every response header
+ * when it renders an error except `err.headers`, so the cookie goes there.
+ * If the commit fails too, the handler's error stays the response and the commit's is logged.
+ */
+async function commitAfterFailure(ctx: ParameterizedContext, context: SessionContext, handlerError: unknown, manager: SessionManager): Promise<void> {
+  let result: CommitResult;
+  try {
+    result = await context.commit();
+  } catch (commitError) {
+    manager.options.logger.error(`session commit failed after the handler failed (${ctx.method} ${ctx.path})`, commitError);
+    return;
+  }
+  if (result.headers.length === 0) return;
+  if (handlerError !== null && typeof handlerError === 'object') {
+    const err = handlerError as { headers?: Record<string, string | string[]> };
+    err.headers = { ...err.headers, ...headerRecord(result.headers) };
+  }
+}
+
+function applyHeaders(ctx: ParameterizedContext, result: CommitResult): void {
+  for (const [name, value] of result.headers) {
+    if (name === 'Set-Cookie') ctx.append(name, value);
+    else ctx.set(name, value);
+  }
+}
+
+function headerRecord(headers: HeaderList): Record<string, string | string[]> {
+  const record: Record<string, string | string[]> = {};
+  for (const [name, value] of headers) {
+    const existing = record[name];
+    record[name] = existing === undefined ? value : ([] as string[]).concat(existing, value);
+  }
+  return record;
+}

@@ -1,0 +1,51 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+
+export interface DynamoDbStoreOptions {
+  /** Default 'dynamo-sessions' (seed: Table). */
+  tableName?: string;
+  /** Seed: RegionId. Defaults to the SDK's resolution (AWS_REGION, profile). */
+  region?: string;
+  /** Seed: Endpoint / dynamoEndpoint, e.g. DynamoDB Local at http://127.0.0.1:8000. */
+  endpoint?: string;
+  /** Bring your own client; then region, endpoint and credentials options are not allowed. */
+  client?: DynamoDBClient;
+  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** Seed: AwsAccessKey / awsAccessKey. Goes with awsSecretKey. */
+  awsAccessKey?: string;
+  /** Seed: AwsSecretKey / awsSecretKey. */
+  awsSecretKey?: string;
+  /** Seed: AwsCredentialsFile, a properties file with accessKey= and secretKey=. */
+  awsCredentialsFile?: string;
+  /** Create the table (and enable TTL) at startup when it is missing. Default true (seed: CreateIfNotExist). */
+  createIfNotExist?: boolean;
+  /** Provisioned capacity for a created table (seed: ReadCapacityUnits). On-demand when absent. */
+  readCapacityUnits?: number;
+  /** Seed: WriteCapacityUnits. */
+  writeCapacityUnits?: number;
+  /** EnergyHub sizing: expected peak requests per second; with sessionSize gives provisioned capacity. */
+  requestsPerSecond?: number;
+  /** EnergyHub sizing: expected average session size in kB. */
+  sessionSize?: number;
+  /** Eventually consistent reads: half the read cost, may be about a second stale. Default false. */
+  eventualConsistency?: boolean;
+  /** Prefix for stored keys, so several apps can share a table (memcached-session-manager storageKeyPrefix). */
+  keyPrefix?: string;
+  /** Milliseconds a read may take including SDK retries. Default 2000. */
+  readTimeout?: number;
+  /** Milliseconds a write may take including SDK retries. Default 3000. */
+  writeTimeout?: number;
+  /** SDK attempts per call (standard retry mode). Default 3. */
+  maxAttempts?: number;
+  /** Seconds to wait at startup for a created table to become ACTIVE. Default 120. */
+  tableReadyTimeout?: number;
+}
+
+export const STORE_DEFAULTS = {
+  tableName: 'dynamo-sessions',
+  readTimeout: 2000,
+  writeTimeout: 3000,
+  maxAttempts: 3,
+  connectionTimeout: 1000,
+  tableReadyTimeout: 120,
+} as const;

@@ -1,0 +1,40 @@
+import { SessionStoreError, SessionStoreUnavailableError, TableNotFoundError } from '../../core/errors';
+
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  message?: string;
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: number };
+}
+
+const THROTTLING = new Set([
+  'ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException',
+]);
+const TRANSIENT_NAMES = new Set(['AbortError', 'TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'TimeoutError',
+  'InternalServerError', 'ServiceUnavailable', 'ServiceUnavailableException', 'NetworkingError']);
+const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNABORTED']);
+
+export function isThrottling(error: unknown): boolean {
+  return THROTTLING.has((error as SdkErrorShape)?.name ?? '');
+}
+
+export function isConditionFailure(error: unknown): boolean {
+  return (error as SdkErrorShape)?.name === 'ConditionalCheckFailedException';
+}
+
+/** Turns an SDK failure (after its own retries) into the typed error the adapters answer with. */
+export function toStoreError(error: unknown, operation: string, tableName: string, region: string): SessionStoreError {
+  if (error instanceof SessionStoreError) return error;
+  const e = (error ?? {}) as SdkErrorShape;
+  const name = e.name ?? '';
+  if (name === 'ResourceNotFoundException') return new TableNotFoundError(tableName, region, { cause: error });
+  const status = e.$metadata?.httpStatusCode ?? 0;
+  if (isThrottling(error)) {
+    return new SessionStoreUnavailableError(`DynamoDB throttled ${operation} on "${tableName}" past the SDK's retries; raise the table's capacity or use on-demand billing.`, { cause: error, retryAfterSeconds: 2 });
+  }
+  if (TRANSIENT_NAMES.has(name) || TRANSIENT_CODES.has(e.code ?? '') || status >= 500 || e.$retryable !== undefined) {
+    return new SessionStoreUnavailableError(`DynamoDB did not complete ${operation} on "${tableName}" in time (${name || e.code || 'error'}: ${e.message ?? ''}).`, { cause: error });
+  }
+  return new SessionStoreError(`DynamoDB refused ${operation} on "${tableName}": ${name ? `${name}: ` : ''}${e.message ?? String(error)}`, { cause: error });
+}

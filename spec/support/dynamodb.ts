@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { DeleteTableCommand, DynamoDBClient, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../sample-app/dynamodb-local';
+import { DynamoDbStore, DynamoDbStoreOptions } from '../../lib';
+
+export function endpoint(): string {
+  const value = process.env['DYNAMODB_ENDPOINT'];
+  if (!value) throw new Error('DYNAMODB_ENDPOINT is not set: run the specs through jest (globalSetup starts DynamoDB Local)');
+  return value;
+}
+
+export function randomTableName(prefix = 'spec'): string {
+  return `${prefix}-${randomBytes(6).toString('hex')}`;
+}
+
+/** Records the name of every command the client sends: what the cost assertions count. */
+export class CallLog {
+  readonly calls: string[] = [];
+  count(command?: string): number {
+    return command === undefined ? this.calls.length : this.calls.filter((c) => c === command).length;
+  }
+  clear(): void {
+    this.calls.length = 0;
+    this.inputs.length = 0;
+  }
+  /** Input of each call, e.g. to read an UpdateExpression. */
+  readonly inputs: Array<{ command: string; input: Record<string, unknown> }> = [];
+}
+
+export function localClient(log?: CallLog): DynamoDBClient {
+  const client = new DynamoDBClient({ endpoint: endpoint(), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  if (log) {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const command = String(context.commandName).replace(/Command$/, '');
+        log.calls.push(command);
+        log.inputs.push({ command, input: args.input as Record<string, unknown> });
+        return next(args);
+      },
+      { step: 'initialize', name: 'callLog' },
+    );
+  }
+  return client;
+}
+
+/** A store on a fresh random table; the returned log counts its DynamoDB calls after the table is ready. */
+export async function storeOnNewTable(options: DynamoDbStoreOptions = {}): Promise<{ store: DynamoDbStore; log: CallLog; tableName: string; raw: DynamoDBClient }> {
+  const log = new CallLog();
+  const tableName = options.tableName ?? randomTableName();
+  const store = new DynamoDbStore({ ...options, tableName, client: localClient(log) });
+  await store.ready();
+  log.clear();
+  return { store, log, tableName, raw: localClient() };
+}
+
+export async function scanTable(tableName: string): Promise<Array<Record<string, unknown>>> {
+  const client = localClient();
+  try {
+    const { Items = [] } = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
+    return Items.map((item) => unmarshall(item));
+  } finally {
+    client.destroy();
+  }
+}
+
+export async function getItem(tableName: string, key: string): Promise<Record<string, unknown> | undefined> {
+  const client = localClient();
+  try {
+    const { Item } = await client.send(new GetItemCommand({ TableName: tableName, Key: { sessionId: { S: key } }, ConsistentRead: true }));
+    return Item && unmarshall(Item);
+  } finally {
+    client.destroy();
+  }
+}
+
+export async function dropTable(tableName: string): Promise<void> {
+  const client = localClient();
+  try {
+    await client.send(new DeleteTableCommand({ TableName: tableName }));
+  } catch {
+    // already gone
+  } finally {
+    client.destroy();
+  }
+}
