@@ -71,6 +71,14 @@ export function koaApp(options: SessionOptions): Koa {
     s['beforeFailure'] = true;
     ctx.throw(422, 'handler failed');
   });
+  router.post('/big/:name/:kb', async (ctx) => {
+    (await ctx.session)[ctx.params['name']!] = 'x'.repeat(Number(ctx.params['kb']) * 1024);
+    ctx.body = 'ok';
+  });
+  router.post('/bigint', async (ctx) => {
+    (await ctx.session)['n'] = { big: 10n };
+    ctx.body = 'ok';
+  });
   router.get('/id', async (ctx) => {
     ctx.body = (await ctx.session).id;
   });

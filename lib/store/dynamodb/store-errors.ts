@@ -11,7 +11,7 @@ interface SdkErrorShape {
 const THROTTLING = new Set([
   'ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException',
 ]);
-const TRANSIENT_NAMES = new Set(['AbortError', 'TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'TimeoutError',
+const TRANSIENT_NAMES = new Set(['AbortError', 'TimeoutError', 'RequestTimeout', 'RequestTimeoutException',
   'InternalServerError', 'ServiceUnavailable', 'ServiceUnavailableException', 'NetworkingError']);
 const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNABORTED']);
 
@@ -33,7 +33,9 @@ export function toStoreError(error: unknown, operation: string, tableName: strin
   if (isThrottling(error)) {
     return new SessionStoreUnavailableError(`DynamoDB throttled ${operation} on "${tableName}" past the SDK's retries; raise the table's capacity or use on-demand billing.`, { cause: error, retryAfterSeconds: 2 });
   }
-  if (TRANSIENT_NAMES.has(name) || TRANSIENT_CODES.has(e.code ?? '') || status >= 500 || e.$retryable !== undefined) {
+  // No HTTP status at all means DynamoDB never answered (refused, reset, timed out): a transport failure.
+  const noResponse = e.$metadata !== undefined && status === 0;
+  if (TRANSIENT_NAMES.has(name) || TRANSIENT_CODES.has(e.code ?? '') || noResponse || status >= 500 || e.$retryable !== undefined) {
     return new SessionStoreUnavailableError(`DynamoDB did not complete ${operation} on "${tableName}" in time (${name || e.code || 'error'}: ${e.message ?? ''}).`, { cause: error });
   }
   return new SessionStoreError(`DynamoDB refused ${operation} on "${tableName}": ${name ? `${name}: ` : ''}${e.message ?? String(error)}`, { cause: error });

@@ -1,0 +1,57 @@
+import { jsonSerializer } from '../../lib/core/serializer';
+import { SessionKeyError, SessionSerializationError } from '../../lib';
+
+describe('jsonSerializer', () => {
+  it('encodes equal values to equal text whatever the key order', () => {
+    expect(jsonSerializer.encode({ b: 1, a: { d: 2, c: 3 } }, 'x')).toBe(jsonSerializer.encode({ a: { c: 3, d: 2 }, b: 1 }, 'x'));
+  });
+
+  it('round-trips JSON data', () => {
+    const value = { s: 'ü ✓', n: -1.5, t: true, z: null, list: [1, 'two', { three: 3 }], empty: {} };
+    expect(jsonSerializer.decode(jsonSerializer.encode(value, 'v'), 'v')).toEqual(value);
+  });
+
+  it.each([
+    ['a function', { f: () => 1 }, 'cart.f', 'a function'],
+    ['a symbol', [Symbol('s')], 'cart[0]', 'a symbol'],
+    ['a BigInt', { n: 10n }, 'cart.n', 'a bigint'],
+    ['NaN', { n: NaN }, 'cart.n', 'NaN is not a finite number'],
+    ['Infinity', [1, Infinity], 'cart[1]', 'Infinity is not a finite number'],
+    ['a Map', { m: new Map() }, 'cart.m', 'a Map instance'],
+    ['a Set', new Set([1]), 'cart', 'a Set instance'],
+    ['a Date', { at: new Date(0) }, 'cart.at', 'toISOString'],
+    ['a class instance', { u: new (class User {})() }, 'cart.u', 'a User instance'],
+    ['undefined in an array', [undefined], 'cart[0]', 'undefined would become null'],
+  ])('refuses %s and names the path', (_, value, path, reason) => {
+    const attempt = () => jsonSerializer.encode(value, 'cart');
+    expect(attempt).toThrow(SessionSerializationError);
+    expect(attempt).toThrow(new RegExp(`attribute ${path.replace(/[[\].]/g, '\\$&')} cannot be stored: .*${reason}`));
+  });
+
+  it('refuses cycles', () => {
+    const a: Record<string, unknown> = { name: 'a' };
+    a['self'] = { back: a };
+    expect(() => jsonSerializer.encode(a, 'node')).toThrow(/node\.self\.back cannot be stored: it refers to itself/);
+  });
+
+  it('allows the same object twice when it is not a cycle', () => {
+    const shared = { x: 1 };
+    expect(jsonSerializer.encode({ a: shared, b: shared }, 'v')).toBe('{"a":{"x":1},"b":{"x":1}}');
+  });
+
+  it.each(['__proto__', 'constructor', 'prototype'])('refuses the key %s at any depth', (key) => {
+    const value = JSON.parse(`{"deep":{"${key}":{"isAdmin":true}}}`);
+    expect(() => jsonSerializer.encode(value, 'profile')).toThrow(SessionKeyError);
+  });
+
+  it('drops prototype-polluting keys at every depth on decode', () => {
+    const decoded = jsonSerializer.decode('{"a":{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}},"ok":1}}', 'v') as { a: Record<string, unknown> };
+    expect(decoded).toEqual({ a: { ok: 1 } });
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect(Object.getPrototypeOf(decoded.a)).toBe(Object.prototype);
+  });
+
+  it('reports corrupt stored text as a SessionSerializationError', () => {
+    expect(() => jsonSerializer.decode('{not json', 'cart')).toThrow(/attribute cart cannot be stored: stored text is not JSON/);
+  });
+});

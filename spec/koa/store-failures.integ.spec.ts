@@ -1,0 +1,58 @@
+import request from 'supertest';
+import { koaApp } from '../support/koa-app';
+import { dropTable, getItem, storeOnNewTable } from '../support/dynamodb';
+import { sessionCookieValue, setCookies } from '../support/cookies';
+import { SECRET } from '../support/secrets';
+import { DynamoDbStore, SessionStoreUnavailableError } from '../../lib';
+import { createHash } from 'node:crypto';
+
+const keyOf = (cookie: string) => createHash('sha256').update(cookie.split('.')[0]!).digest('base64url');
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+describe('Koa: store failures and refused writes', () => {
+  let store: DynamoDbStore;
+  let tableName: string;
+  beforeEach(async () => {
+    ({ store, tableName } = await storeOnNewTable());
+  });
+  afterEach(() => dropTable(tableName));
+
+  it('answers 503 with Retry-After and no Set-Cookie when the table is gone, and the app sees a typed error', async () => {
+    const app = koaApp({ store, secrets: [SECRET], logger: quiet });
+    const seen: unknown[] = [];
+    app.on('error', (e) => seen.push(e));
+    app.silent = true;
+    const agent = request.agent(app.callback());
+    await agent.post('/set/a/1').expect(200);
+    await dropTable(tableName);
+    const res = await agent.post('/set/a/2').expect(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(setCookies(res.headers)).toEqual([]);
+    expect(seen[0]).toBeInstanceOf(SessionStoreUnavailableError);
+    const fresh = await request(app.callback()).post('/set/a/1').expect(503);
+    expect(setCookies(fresh.headers)).toEqual([]); // a new session is never acknowledged unstored
+  });
+
+  it('refuses an oversized session with 413 and keeps the stored session as it was', async () => {
+    const app = koaApp({ store, secrets: [SECRET], compressThreshold: 10_000_000 });
+    app.silent = true;
+    const agent = request.agent(app.callback());
+    const created = await agent.post('/set/a/1').expect(200);
+    const value = sessionCookieValue(created.headers)!;
+    const res = await agent.post('/big/photo/450').expect(413);
+    expect(res.text).toMatch(/over DynamoDB's item limit .*Largest attributes: photo/);
+    expect((await getItem(tableName, keyOf(value)))?.['data']).toEqual({ a: '"1"' });
+  });
+
+  it('answers 500 naming the path for a value JSON cannot keep, and writes nothing', async () => {
+    const app = koaApp({ store, secrets: [SECRET] });
+    app.silent = true;
+    const seen: Error[] = [];
+    app.on('error', (e: Error) => seen.push(e));
+    const agent = request.agent(app.callback());
+    const value = sessionCookieValue((await agent.post('/set/a/1').expect(200)).headers)!;
+    await agent.post('/bigint').expect(500);
+    expect(seen.at(-1)?.message).toMatch(/attribute n\.big cannot be stored: a bigint/);
+    expect(Object.keys((await getItem(tableName, keyOf(value)))?.['data'] as object)).toEqual(['a']);
+  });
+});

@@ -1,0 +1,176 @@
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDbStore, SessionConfigError, SessionStoreUnavailableError, TableNotFoundError,
+} from '../../../lib';
+import { dropTable, endpoint, localClient, randomTableName, storeOnNewTable } from '../../support/dynamodb';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../sample-app/dynamodb-local';
+
+const created: string[] = [];
+function track(name: string): string {
+  created.push(name);
+  return name;
+}
+afterAll(async () => {
+  await Promise.all(created.map(dropTable));
+});
+
+const times = (nowMs: number) => ({ createdAt: nowMs, lastAccessedAt: nowMs, expiresAt: Math.floor(nowMs / 1000) + 1800 });
+
+describe('DynamoDbStore table bootstrap', () => {
+  it('creates a missing table on demand billing with TTL enabled on expiresAt', async () => {
+    const { tableName, raw } = await storeOnNewTable({ tableName: track(randomTableName()) });
+    const { Table } = await raw.send(new DescribeTableCommand({ TableName: tableName }));
+    expect(Table?.TableStatus).toBe('ACTIVE');
+    expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(Table?.KeySchema).toEqual([{ AttributeName: 'sessionId', KeyType: 'HASH' }]);
+    const ttl = await raw.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+    expect(ttl.TimeToLiveDescription).toEqual({ AttributeName: 'expiresAt', TimeToLiveStatus: 'ENABLED' });
+  });
+
+  it('provisions the capacity units given (seed ReadCapacityUnits/WriteCapacityUnits)', async () => {
+    const { tableName, raw } = await storeOnNewTable({ tableName: track(randomTableName()), readCapacityUnits: 10, writeCapacityUnits: 5 });
+    const { Table } = await raw.send(new DescribeTableCommand({ TableName: tableName }));
+    expect(Table?.ProvisionedThroughput).toMatchObject({ ReadCapacityUnits: 10, WriteCapacityUnits: 5 });
+  });
+
+  it("computes capacity from EnergyHub's requestsPerSecond and sessionSize", async () => {
+    // 20 rps of 6 kB sessions: reads 20 x ceil(6/4) = 40, writes 20 x 6 = 120
+    const { tableName, raw } = await storeOnNewTable({ tableName: track(randomTableName()), requestsPerSecond: 20, sessionSize: 6 });
+    const { Table } = await raw.send(new DescribeTableCommand({ TableName: tableName }));
+    expect(Table?.ProvisionedThroughput).toMatchObject({ ReadCapacityUnits: 40, WriteCapacityUnits: 120 });
+  });
+
+  it('with createIfNotExist: false, a missing table fails startup with TableNotFoundError naming table, region and the fix', async () => {
+    const tableName = randomTableName();
+    const store = new DynamoDbStore({ tableName, createIfNotExist: false, client: localClient(), region: undefined }, quietLogger);
+    const failure = store.ready();
+    await expect(failure).rejects.toThrow(TableNotFoundError);
+    await expect(failure).rejects.toThrow(new RegExp(`"${tableName}" does not exist .*npx dynamo-session create-table --table ${tableName}`));
+    await expect(store.get('k')).rejects.toMatchObject({ status: 503 });
+  });
+
+  it('refuses a table whose key is not a string sessionId', async () => {
+    const tableName = track(randomTableName());
+    const raw = localClient();
+    await raw.send(new CreateTableCommand({
+      TableName: tableName, BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+    }));
+    const store = new DynamoDbStore({ tableName, client: raw }, quietLogger);
+    await expect(store.ready()).rejects.toThrow(/has key id \(HASH\); a session table needs exactly a string partition key "sessionId"/);
+  });
+
+  it('two stores starting at once on a missing table both become ready', async () => {
+    const tableName = track(randomTableName());
+    const a = new DynamoDbStore({ tableName, client: localClient() });
+    const b = new DynamoDbStore({ tableName, client: localClient() });
+    await expect(Promise.all([a.ready(), b.ready()])).resolves.toEqual([undefined, undefined]);
+  });
+});
+
+const quietLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+describe('DynamoDbStore reads and writes', () => {
+  it('round-trips text and binary values, applies deltas and bumps the version', async () => {
+    const { store, tableName } = await storeOnNewTable({ tableName: track(randomTableName()) });
+    const now = Date.now();
+    await store.create('k1', { ...times(now), data: { a: '"1"', bin: new Uint8Array([2, 0, 255]) } });
+    expect(await store.update('k1', { set: new Map([['b', '"2"']]), remove: ['a'], lastAccessedAt: now + 1, expiresAt: times(now).expiresAt + 1, now })).toBe(true);
+    const item = await store.get('k1');
+    expect(item).toEqual({ ...times(now), lastAccessedAt: now + 1, expiresAt: times(now).expiresAt + 1, version: 2, absoluteExpiresAt: undefined, data: { b: '"2"', bin: new Uint8Array([2, 0, 255]) } });
+    await store.destroy('k1');
+    expect(await store.get('k1')).toBeUndefined();
+    void tableName;
+  });
+
+  it('does not write to a missing or expired item', async () => {
+    const { store, log } = await storeOnNewTable({ tableName: track(randomTableName()) });
+    const now = Date.now();
+    const update = { set: new Map([['a', '"x"']]), remove: [], lastAccessedAt: now, expiresAt: times(now).expiresAt, now };
+    expect(await store.update('missing', update)).toBe(false);
+    await store.create('old', { ...times(now - 3_600_000), data: { a: '"1"' } });
+    expect(await store.update('old', update)).toBe(false);
+    expect((await store.get('old'))?.data).toEqual({ a: '"1"' });
+    expect(await store.get('missing')).toBeUndefined(); // not resurrected
+    expect(log.count('UpdateItem')).toBe(3);
+  });
+
+  it('uses eventually consistent reads when eventualConsistency is set', async () => {
+    const { store, log } = await storeOnNewTable({ tableName: track(randomTableName()), eventualConsistency: true });
+    await store.get('k');
+    expect(log.inputs.find((c) => c.command === 'GetItem')?.input['ConsistentRead']).toBe(false);
+  });
+
+  it('keeps apps with different keyPrefix apart on one table', async () => {
+    const tableName = track(randomTableName());
+    const { store: a } = await storeOnNewTable({ tableName, keyPrefix: 'shop:' });
+    const { store: b } = await storeOnNewTable({ tableName, keyPrefix: 'admin:' });
+    await a.create('same-key', { ...times(Date.now()), data: { who: '"shop"' } });
+    expect(await b.get('same-key')).toBeUndefined();
+    expect((await a.get('same-key'))?.data).toEqual({ who: '"shop"' });
+  });
+
+  it('a table deleted under a running store gives a 503 TableNotFoundError, and works again once it is back', async () => {
+    const tableName = track(randomTableName());
+    const { store } = await storeOnNewTable({ tableName });
+    await dropTable(tableName);
+    await expect(store.get('k')).rejects.toThrow(TableNotFoundError);
+    await (await storeOnNewTable({ tableName })).store.ready();
+    await expect(store.get('k')).resolves.toBeUndefined();
+  });
+
+  it('an unreachable endpoint gives SessionStoreUnavailableError within the deadline', async () => {
+    const store = new DynamoDbStore({ endpoint: 'http://127.0.0.1:9', region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, readTimeout: 500, maxAttempts: 2 }, quietLogger);
+    const started = Date.now();
+    await expect(store.get('k')).rejects.toThrow(SessionStoreUnavailableError);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('DynamoDbStore credentials and options', () => {
+  it('works with seed-style awsAccessKey/awsSecretKey and with endpoint + region', async () => {
+    const tableName = track(randomTableName());
+    const store = new DynamoDbStore({ tableName, endpoint: endpoint(), region: LOCAL_REGION, awsAccessKey: 'AKIDEXAMPLE', awsSecretKey: 'secret' });
+    await store.ready();
+    await store.create('k', { ...times(Date.now()), data: { a: '"1"' } });
+    expect((await store.get('k'))?.data).toEqual({ a: '"1"' });
+  });
+
+  it('reads the AWS seed credentials properties file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'creds-'));
+    const file = join(dir, 'AwsCredentials.properties');
+    writeFileSync(file, '# seed format\naccessKey = AKIDFROMFILE\nsecretKey=from-file\n');
+    const tableName = track(randomTableName());
+    const store = new DynamoDbStore({ tableName, endpoint: endpoint(), region: LOCAL_REGION, awsCredentialsFile: file });
+    await store.ready();
+    const credentials = await store.client.config.credentials();
+    expect(credentials).toMatchObject({ accessKeyId: 'AKIDFROMFILE', secretAccessKey: 'from-file' });
+  });
+
+  it('fails at construction for a missing or malformed credentials file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'creds-'));
+    const malformed = join(dir, 'bad.properties');
+    writeFileSync(malformed, 'accessKey=only\n');
+    expect(() => new DynamoDbStore({ awsCredentialsFile: join(dir, 'missing.properties') })).toThrow(/cannot be read \(ENOENT\)/);
+    expect(() => new DynamoDbStore({ awsCredentialsFile: malformed })).toThrow(/must define accessKey= and secretKey= \(missing: secretKey\)/);
+  });
+
+  it('reports every invalid store option at once', () => {
+    let error: SessionConfigError | undefined;
+    try {
+      new DynamoDbStore({ tableName: 'x', client: localClient(), region: 'eu-west-1', readCapacityUnits: 5, awsAccessKey: 'a', endpoint: 'not a url' } as never);
+    } catch (e) {
+      error = e as SessionConfigError;
+    }
+    expect(error?.problems).toEqual([
+      expect.stringContaining('tableName must be 3-255'),
+      expect.stringContaining('client is given, so region, endpoint, awsAccessKey would be ignored'),
+      expect.stringContaining('endpoint must be a URL'),
+      'awsAccessKey and awsSecretKey go together',
+      'readCapacityUnits and writeCapacityUnits go together',
+    ]);
+  });
+});

@@ -1,0 +1,30 @@
+import { MemoryStore } from '../../lib';
+
+describe('MemoryStore', () => {
+  const times = { createdAt: 1000, lastAccessedAt: 1000, expiresAt: 100 };
+
+  it('applies deltas and bumps the version', async () => {
+    const store = new MemoryStore();
+    await store.create('k', { ...times, data: { a: '1', b: '2' } });
+    expect(await store.update('k', { set: new Map([['a', '3']]), remove: ['b'], lastAccessedAt: 2000, expiresAt: 200, now: 2000 })).toBe(true);
+    expect(await store.get('k')).toEqual({ ...times, lastAccessedAt: 2000, expiresAt: 200, version: 2, data: { a: '3' } });
+  });
+
+  it('does not write to a missing or expired item', async () => {
+    const store = new MemoryStore();
+    const update = { set: new Map([['a', '1']]), remove: [], lastAccessedAt: 0, expiresAt: 500, now: 100_000 };
+    expect(await store.update('missing', update)).toBe(false);
+    await store.create('k', { ...times, data: {} });
+    expect(await store.update('k', update)).toBe(false); // expiresAt 100 s <= now 100 s
+  });
+
+  it('hands out copies, so callers cannot change what is stored', async () => {
+    const store = new MemoryStore();
+    const bytes = new Uint8Array([1, 2]);
+    await store.create('k', { ...times, data: { b: bytes } });
+    bytes[0] = 9;
+    const read = await store.get('k');
+    (read!.data as Record<string, unknown>)['x'] = 'y';
+    expect(await store.get('k')).toEqual({ ...times, version: 1, data: { b: new Uint8Array([1, 2]) } });
+  });
+});
