@@ -9,6 +9,10 @@ export abstract class SessionError extends Error {
   get expose(): boolean {
     return this.status < 500;
   }
+  /** The same, under the name Nest's default exception filter and http-errors use. */
+  get statusCode(): number {
+    return this.status;
+  }
   /** Extra response headers (Koa keeps `err.headers` when it resets the response). */
   headers: Record<string, string> = {};
 

@@ -1,5 +1,8 @@
-/**
- * The NestJS entry (SessionModule, SessionValve, @Session()) is delivered by
- * the NestJS integration issue; this placeholder keeps the subpath export stable.
- */
-export {};
+export { SessionModule } from './session.module';
+export { SessionValve, SessionNotTrackedError } from './session-valve';
+export { Session } from './session.decorator';
+export { SessionInterceptor } from './session.interceptor';
+export { SessionTrackerMiddleware } from './session-tracker.middleware';
+export { SESSION_MODULE_OPTIONS } from './session-module-definition';
+export type { SessionModuleOptions } from './session-module-definition';
+export { SessionManager } from '../core/session-manager';

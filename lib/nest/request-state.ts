@@ -1,0 +1,24 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SessionContext } from '../core/session-context';
+
+/** Express and Fastify request objects both lead to Node's IncomingMessage. */
+export type AnyRequest = IncomingMessage | { raw: IncomingMessage };
+
+export function rawRequest(req: AnyRequest): IncomingMessage {
+  return 'raw' in req && req.raw ? req.raw : (req as IncomingMessage);
+}
+
+/** What the valve keeps for one request between the middleware and the response. */
+export interface RequestState {
+  readonly context: SessionContext;
+  readonly response: ServerResponse;
+  /** Set by the Fastify hook, which knows the protocol after trustProxy rules. */
+  secure: boolean;
+  commits: number;
+}
+
+/**
+ * Which valve tracks a request. Param decorators live outside DI, and several
+ * Nest apps may run in one process, so the request itself leads to its valve.
+ */
+export const valveOfRequest = new WeakMap<IncomingMessage, { get(req: AnyRequest): Promise<unknown> }>();

@@ -1,0 +1,20 @@
+import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import type { Session as SessionObject, SessionData } from '../core/session';
+import { AnyRequest, rawRequest, valveOfRequest } from './request-state';
+
+/**
+ * `@Session() session` gives the handler the loaded session; `@Session('user')`
+ * one attribute. Routes without it load nothing. (Not `@nestjs/common`'s Session.)
+ */
+export const Session: (attribute?: string) => ParameterDecorator = createParamDecorator(
+  async (attribute: string | undefined, ctx: ExecutionContext): Promise<unknown> => {
+    const req = ctx.switchToHttp().getRequest<AnyRequest>();
+    const valve = valveOfRequest.get(rawRequest(req));
+    if (!valve) throw new Error('@Session() needs SessionModule.forRoot() or forRootAsync() imported in the application');
+    const session = (await valve.get(req)) as SessionObject;
+    return attribute === undefined ? session : session[attribute];
+  },
+);
+
+/** The type of a `@Session()` parameter: `@Session() session: Session<{ user?: User }>`. */
+export type Session<T extends object = SessionData> = SessionObject<T>;

@@ -1,0 +1,39 @@
+import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
+import { catchError, concatMap, Observable } from 'rxjs';
+import { SessionError } from '../core/errors';
+import { addResponseHeaders } from './response-headers';
+import type { AnyRequest } from './request-state';
+import { SessionValve } from './session-valve';
+
+/**
+ * Commits after the handler and before Nest sends the response, so a store
+ * failure reaches Nest's exception filters as the typed error it is.
+ */
+@Injectable()
+export class SessionInterceptor implements NestInterceptor {
+  constructor(@Inject(SessionValve) private readonly valve: SessionValve) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() !== 'http') return next.handle();
+    const http = context.switchToHttp();
+    const req = http.getRequest<AnyRequest & { protocol?: string }>();
+    const res = http.getResponse<object>();
+    if (!this.valve.isTracked(req)) return next.handle();
+    if (typeof req.protocol === 'string') this.valve.setSecure(req, req.protocol === 'https');
+    return next.handle().pipe(
+      concatMap(async (value: unknown) => {
+        try {
+          await this.valve.commit(req, res);
+        } catch (error) {
+          if (error instanceof SessionError) addResponseHeaders(res, Object.entries(error.headers));
+          throw error;
+        }
+        return value;
+      }),
+      catchError(async (error: unknown) => {
+        if (!(error instanceof SessionError)) await this.valve.commitAfterFailure(req, res);
+        throw error;
+      }),
+    );
+  }
+}

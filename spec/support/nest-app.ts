@@ -1,0 +1,115 @@
+import 'reflect-metadata';
+import {
+  BadRequestException, CanActivate, Controller, Delete, ExecutionContext, ForbiddenException, Get, Inject, Injectable,
+  INestApplication, Param, Post, Req, UseGuards, ModuleMetadata,
+} from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Session, SessionModule, SessionValve } from '../../lib/nest';
+import type { IncomingMessage } from 'node:http';
+import { randomBytes } from 'node:crypto';
+
+export type Platform = 'express' | 'fastify';
+
+/** A guard that reads and changes the session, then ends the request: the commit must still happen. */
+@Injectable()
+class DenyingGuard implements CanActivate {
+  constructor(@Inject(SessionValve) private readonly valve: SessionValve) {}
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const s = await this.valve.get(context.switchToHttp().getRequest<IncomingMessage>());
+    s['denied'] = ((s['denied'] as number | undefined) ?? 0) + 1;
+    throw new ForbiddenException('denied by guard');
+  }
+}
+
+@Controller()
+class SessionTestController {
+  constructor(@Inject(SessionValve) private readonly valve: SessionValve) {}
+
+  @Get('none')
+  none(): string {
+    return 'no session here';
+  }
+
+  @Get('read')
+  read(@Session() s: Session): object {
+    return { isNew: s.isNew, data: { ...s } };
+  }
+
+  @Get('user')
+  user(@Session('user') user: unknown): object {
+    return { user: user ?? null };
+  }
+
+  @Get('health')
+  health(@Session() s: Session): string {
+    s['healthChecks'] = ((s['healthChecks'] as number | undefined) ?? 0) + 1;
+    return 'ok';
+  }
+
+  @Post('set/:name/:value')
+  set(@Session() s: Session, @Param('name') name: string, @Param('value') value: string): object {
+    s[name] = value;
+    return { data: { ...s } };
+  }
+
+  @Post('big/:name/:kb')
+  big(@Session() s: Session, @Param('name') name: string, @Param('kb') kb: string): string {
+    s[name] = randomBytes(Number(kb) * 768).toString('base64'); // kb KB of text gzip cannot shrink much
+    return 'ok';
+  }
+
+  @Delete('attr/:name')
+  remove(@Session() s: Session, @Param('name') name: string): string {
+    delete s[name];
+    return 'ok';
+  }
+
+  @Post('fail-after-set')
+  fail(@Session() s: Session): never {
+    s['beforeFailure'] = true;
+    throw new BadRequestException('handler failed');
+  }
+
+  @Get('guarded')
+  @UseGuards(DenyingGuard)
+  guarded(): string {
+    return 'unreachable';
+  }
+
+  @Post('login/:user')
+  login(@Session() s: Session, @Param('user') user: string): string {
+    s.regenerate();
+    s['user'] = user;
+    return 'ok';
+  }
+
+  @Post('logout')
+  logout(@Session() s: Session): string {
+    s.destroy();
+    return 'bye';
+  }
+
+  @Post('via-valve')
+  async viaValve(@Req() req: IncomingMessage): Promise<string> {
+    const s = await this.valve.get(req);
+    s['viaValve'] = true;
+    return 'ok';
+  }
+}
+
+/** A real Nest app with the session module imported as users import it, on the given platform. */
+export async function nestApp(platform: Platform, sessionImport: NonNullable<ModuleMetadata['imports']>[number]): Promise<INestApplication> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [sessionImport],
+    controllers: [SessionTestController],
+    providers: [DenyingGuard],
+  }).compile();
+  const app = moduleRef.createNestApplication(platform === 'fastify' ? new FastifyAdapter() : new ExpressAdapter(), { logger: false });
+  await app.init();
+  if (platform === 'fastify') await (app.getHttpAdapter().getInstance() as { ready(): Promise<unknown> }).ready();
+  return app;
+}
+
+export { SessionModule };
