@@ -1,0 +1,60 @@
+import { BadRequestException, Body, Controller, Get, Header, Post } from '@nestjs/common';
+import { Session } from 'dynamo-session/nest';
+import { samplePage } from '../page';
+
+interface CartItem {
+  readonly name: string;
+  readonly qty: number;
+}
+
+interface ShopSession {
+  user?: { name: string };
+  cart?: CartItem[];
+  views?: number;
+}
+
+/** The sample's page and JSON API: login, cart, page-view counter, logout. */
+@Controller()
+export class ShopController {
+  @Get('health')
+  health(): { ok: true } {
+    return { ok: true }; // no @Session(): costs no DynamoDB call
+  }
+
+  @Get()
+  @Header('Content-Type', 'text/html; charset=utf-8')
+  page(): string {
+    return samplePage('NestJS');
+  }
+
+  @Get('api/me')
+  me(@Session() session: Session<ShopSession>): ShopSession {
+    session.views = (session.views ?? 0) + 1;
+    return { user: session.user, cart: session.cart ?? [], views: session.views };
+  }
+
+  @Post('api/login')
+  login(@Session() session: Session<ShopSession>, @Body() body: { name?: unknown }): ShopSession {
+    const name = typeof body?.name === 'string' ? body.name.trim() : '';
+    if (!name) throw new BadRequestException('name is required');
+    session.regenerate(); // a new id at login defeats session fixation
+    session.user = { name };
+    return { user: session.user };
+  }
+
+  @Post('api/cart')
+  add(@Session() session: Session<ShopSession>, @Body() body: { item?: unknown }): ShopSession {
+    const item = typeof body?.item === 'string' ? body.item.trim() : '';
+    if (!item) throw new BadRequestException('item is required');
+    const cart = session.cart ?? [];
+    const existing = cart.find((i) => i.name === item);
+    session.cart = existing ? cart.map((i) => (i === existing ? { ...i, qty: i.qty + 1 } : i)) : [...cart, { name: item, qty: 1 }];
+    return { cart: session.cart };
+  }
+
+  @Post('api/logout')
+  logout(@Session() session: Session<ShopSession>): { ok: true } {
+    session.destroy();
+    return { ok: true };
+  }
+}
