@@ -20,6 +20,18 @@ export interface CookieOptions {
   maxAge?: number;
 }
 
+/**
+ * Resolves a same-attribute conflict: `mine` is what this request wants,
+ * `theirs` what another request stored since this one loaded (undefined: absent).
+ * Return the value to store, or undefined to remove the attribute.
+ */
+export type MergeFunction = (attribute: string, mine: unknown, theirs: unknown) => unknown;
+
+export type OnConflict = 'last-write-wins' | 'reject' | MergeFunction;
+
+/** 'all': every request that loads a stored session holds its lease; `uriPattern`: only requests whose `METHOD /path` matches. */
+export type Locking = 'none' | 'all' | { uriPattern: Pattern };
+
 export interface SessionOptions {
   /** Where sessions live. Default: a MemoryStore, but only when NODE_ENV is 'test' or 'development'. */
   store?: SessionStore;
@@ -43,6 +55,16 @@ export interface SessionOptions {
   /** 'fail' (default): a store error on load fails the request with 503. 'continue-without-session': the
    * handler gets an empty session that is never saved and no cookie is touched. */
   onStoreError?: 'fail' | 'continue-without-session';
+  /** Pessimistic locking, as memcached-session-manager's lockingMode. Default 'none' (optimistic). */
+  locking?: Locking;
+  /** Milliseconds a lease lasts, so a crashed holder blocks others at most this long. Default 5000. */
+  lockExpiration?: number;
+  /** Milliseconds a request waits for a lease before SessionLockTimeoutError. Default 10000. */
+  lockTimeout?: number;
+  /** What to do when another request changed an attribute this one changed too. Default 'last-write-wins'. */
+  onConflict?: OnConflict;
+  /** Retries of a commit whose guarded attributes changed meanwhile (merge functions only). Default 5. */
+  maxCommitRetries?: number;
   logger?: Logger;
   /** Milliseconds since the epoch; injectable so tests can cross expiry boundaries without waiting. */
   now?: () => number;
@@ -70,6 +92,12 @@ export interface ResolvedSessionOptions {
   readonly ignoreHeaders: readonly RegExp[];
   readonly compressThreshold: number;
   readonly onStoreError: 'fail' | 'continue-without-session';
+  /** undefined: no locking; otherwise the requests (`METHOD /path`) that lock. */
+  readonly lockPattern: RegExp | undefined;
+  readonly lockExpiration: number;
+  readonly lockTimeout: number;
+  readonly onConflict: OnConflict;
+  readonly maxCommitRetries: number;
   readonly logger: Logger;
   readonly now: () => number;
 }
@@ -80,4 +108,7 @@ export const DEFAULTS = {
   touchAfter: 60,
   compressThreshold: 4096,
   minSecretBytes: 32,
+  lockExpiration: 5000,
+  lockTimeout: 10000,
+  maxCommitRetries: 5,
 } as const;

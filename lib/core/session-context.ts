@@ -1,8 +1,12 @@
+import { randomBytes } from 'node:crypto';
+import { jitteredDelay, sleep } from './backoff';
+import { conflictingAttributes, mergeConflicts, rejectConflict } from './conflicts';
 import { SessionConflictError, SessionStoreError } from './errors';
 import type { SessionEvents } from './events';
 import type { HeaderList, IdTransport, RequestHeaders } from './id-transport';
 import { generateSessionId, storageKeyOf } from './ids';
 import { assertItemFits } from './item-size';
+import { acquireLease } from './lease';
 import type { ResolvedSessionOptions } from './options';
 import { matchesAny } from './patterns';
 import { FORBIDDEN_KEYS, Serializer } from './serializer';
@@ -40,8 +44,18 @@ export interface SessionRuntime {
 interface Baseline {
   readonly key: string;
   times: Pick<StoredSession, 'createdAt' | 'expiresAt' | 'absoluteExpiresAt'>;
+  /** Per attribute: the fingerprint of its encoding (dirty detection) and its stored value (guards, sizes). */
   readonly fingerprints: Map<string, string>;
-  readonly sizes: Map<string, number>;
+  readonly values: Map<string, StoredValue>;
+}
+
+/** A delta on its way to the store. */
+interface Delta {
+  set: Map<string, StoredValue>;
+  remove: string[];
+  /** Encodings of `set`, for the next baseline. */
+  encoded: Map<string, Encoded>;
+  expected: Map<string, StoredValue | null> | undefined;
 }
 
 const NOTHING: CommitResult = Object.freeze({ headers: [] });
@@ -62,6 +76,8 @@ export class SessionContext implements SessionState {
   private staleKeys: string[] = [];
   /** regenerate() keeps the creation time and absolute deadline of the session it replaces. */
   private carriedTimes: Pick<StoredSession, 'createdAt' | 'absoluteExpiresAt'> | undefined;
+  /** The lease this request holds under locking, until a commit releases it. */
+  private lease: { key: string; owner: string } | undefined;
   private forceTouch = false;
   private reissueId = false;
   /** Set when the store failed on load under onStoreError 'continue-without-session': never write. */
@@ -89,9 +105,15 @@ export class SessionContext implements SessionState {
     return this.loading !== undefined;
   }
 
+  /** Whether this request holds the session's lease right now. */
+  get locked(): boolean {
+    return this.lease !== undefined;
+  }
+
   /**
    * Writes what changed since the last load or commit and returns the headers to send.
    * Safe to call more than once: calls run one after another and each writes only newer changes.
+   * Under locking the first commit releases the lease, whatever happens.
    */
   commit(): Promise<CommitResult> {
     const next = this.commitChain.then(() => this.commitOnce());
@@ -125,7 +147,7 @@ export class SessionContext implements SessionState {
       const key = storageKeyOf(verified.id);
       let stored: StoredSession | undefined;
       try {
-        stored = await options.store.get(key);
+        stored = await this.read(key);
       } catch (error) {
         if (options.onStoreError === 'continue-without-session' && error instanceof SessionStoreError) {
           options.logger.warn(`session store unavailable, serving an unsaved session: ${error.message}`);
@@ -148,6 +170,21 @@ export class SessionContext implements SessionState {
     return this.startFresh();
   }
 
+  /** One GetItem, or, when this request locks, one UpdateItem that takes the lease and returns the item. */
+  private async read(key: string): Promise<StoredSession | undefined> {
+    const { options } = this.runtime;
+    const pattern = options.lockPattern;
+    if (this.ignored || pattern === undefined || !pattern.test(`${this.request.method} ${this.request.path}`)) {
+      return options.store.get(key);
+    }
+    const owner = randomBytes(12).toString('base64url');
+    const stored = await acquireLease(options.store, key, owner, options, () =>
+      options.logger.debug(`waiting for the lock of session ${key}`),
+    );
+    if (stored) this.lease = { key, owner };
+    return stored;
+  }
+
   private startFresh(): Session {
     this.id = generateSessionId();
     this.isNew = true;
@@ -158,7 +195,7 @@ export class SessionContext implements SessionState {
   private async adopt(key: string, stored: StoredSession): Promise<Session> {
     const { serializer, options } = this.runtime;
     const fingerprints = new Map<string, string>();
-    const sizes = new Map<string, number>();
+    const values = new Map<string, StoredValue>();
     const attributes: Record<string, unknown> = {};
     const entries = Object.entries(stored.data).filter(([name]) => {
       if (FORBIDDEN_KEYS.has(name)) return false;
@@ -169,11 +206,11 @@ export class SessionContext implements SessionState {
       entries.map(async ([name, value]) => {
         const encoded = await fromStoredValue(value);
         fingerprints.set(name, fingerprint(encoded));
-        sizes.set(name, storedSize(value));
+        values.set(name, value);
         attributes[name] = serializer.decode(encoded, name);
       }),
     );
-    this.baseline = { key, times: stored, fingerprints, sizes };
+    this.baseline = { key, times: stored, fingerprints, values };
     this.session = createSessionObject(this, attributes);
     return this.session;
   }
@@ -186,42 +223,105 @@ export class SessionContext implements SessionState {
       return NOTHING; // the load's error already reached the handler
     }
     if (this.detached || !this.session) return NOTHING;
-    const now = this.runtime.options.now();
-    const encoded = this.encodeAttributes(this.session);
-    return this.baseline ? this.commitToStoredItem(this.baseline, encoded, now) : this.commitNewItem(encoded, now);
+    try {
+      const now = this.runtime.options.now();
+      const encoded = this.encodeAttributes(this.session);
+      return this.baseline ? await this.commitToStoredItem(this.baseline, encoded, now) : await this.commitNewItem(encoded, now);
+    } finally {
+      await this.releaseLease();
+    }
   }
 
   private async commitToStoredItem(base: Baseline, encoded: Map<string, Encoded>, now: number): Promise<CommitResult> {
     const { options, events } = this.runtime;
-    const changed = [...encoded].filter(([name, value]) => base.fingerprints.get(name) !== fingerprint(value));
-    const removed = [...base.fingerprints.keys()].filter((name) => !encoded.has(name));
+    const delta = await this.deltaAgainst(base, encoded);
     const expiresAt = this.idleDeadline(now, base.times.absoluteExpiresAt);
-    const touchOnly = changed.length === 0 && removed.length === 0;
+    const touchOnly = delta.set.size === 0 && delta.remove.length === 0;
     if (touchOnly && !this.forceTouch && expiresAt - base.times.expiresAt < options.touchAfter) {
       return this.reissueId ? this.issueId() : NOTHING;
     }
-    const set = await this.toStored(changed);
-    const sizes = new Map(base.sizes);
-    for (const [name, value] of set) sizes.set(name, storedSize(value));
-    for (const name of removed) sizes.delete(name);
-    assertItemFits(sizes);
-
-    const stored = await options.store.update(base.key, { set, remove: removed, lastAccessedAt: now, expiresAt, now });
-    if (!stored) {
-      if (touchOnly) return NOTHING; // nothing was lost: the session ended, the next request starts a new one
-      throw new SessionConflictError(
-        'The session was destroyed or expired by another request while this one ran; this change was not stored.',
-      );
+    const lockOwner = this.lease?.owner;
+    // What the item holds before our delta: as loaded, or as read back from a conflict.
+    let itemValues: ReadonlyMap<string, StoredValue> = base.values;
+    for (let attempt = 0; ; attempt++) {
+      assertItemFits(projectedSizes(itemValues, delta));
+      const outcome = await options.store.update(base.key, {
+        set: delta.set, remove: delta.remove, lastAccessedAt: now, expiresAt, now,
+        ...(delta.expected && { expected: delta.expected }),
+        ...(lockOwner !== undefined && { lockOwner }),
+      });
+      if (outcome.status === 'stored') break;
+      if (lockOwner !== undefined) this.lease = undefined; // gone or taken over: not ours to release any more
+      if (outcome.status === 'gone') {
+        if (touchOnly) return NOTHING; // nothing was lost: the session ended, the next request starts a new one
+        throw new SessionConflictError('The session was destroyed or expired by another request while this one ran; this change was not stored.');
+      }
+      if (lockOwner !== undefined) {
+        throw new SessionConflictError(`This request held the session lock longer than lockExpiration (${options.lockExpiration} ms) and lost it; nothing was written.`);
+      }
+      await this.resolveConflict(base.key, delta, outcome.current, attempt);
+      itemValues = new Map(Object.entries(outcome.current.data));
     }
-    for (const [name, value] of changed) base.fingerprints.set(name, fingerprint(value));
-    for (const name of removed) base.fingerprints.delete(name);
-    base.sizes.clear();
-    for (const [name, bytes] of sizes) base.sizes.set(name, bytes);
-    base.times = { ...base.times, expiresAt };
-    this.forceTouch = false;
-    events.emit('saved', { key: base.key, changed: changed.map(([n]) => n), removed, touchOnly });
+    if (lockOwner !== undefined) this.lease = undefined;
+    this.advanceBaseline(base, delta, expiresAt);
+    events.emit('saved', { key: base.key, changed: [...delta.set.keys()], removed: delta.remove, touchOnly });
     // A persistent cookie follows the session's expiry; a browser-session cookie need not be re-sent.
     return this.reissueId || options.cookie.maxAge !== undefined ? this.issueId() : NOTHING;
+  }
+
+  /** Only what changed; guarded by the loaded values when conflicts are not last-write-wins. */
+  private async deltaAgainst(base: Baseline, encoded: Map<string, Encoded>): Promise<Delta> {
+    const changed = [...encoded].filter(([name, value]) => base.fingerprints.get(name) !== fingerprint(value));
+    const remove = [...base.values.keys()].filter((name) => !encoded.has(name));
+    const guarded = this.runtime.options.onConflict !== 'last-write-wins' && this.lease === undefined;
+    const expected = guarded
+      ? new Map<string, StoredValue | null>([...changed.map(([n]) => n), ...remove].map((n) => [n, base.values.get(n) ?? null]))
+      : undefined;
+    return { set: await this.toStored(changed), remove, encoded: new Map(changed), expected };
+  }
+
+  /**
+   * Another request changed some attributes this one changed. 'reject' refuses
+   * (nothing was written); a merge function decides each value, and the delta is
+   * retried, guarded by what the item holds now.
+   */
+  private async resolveConflict(key: string, delta: Delta, current: StoredSession, attempt: number): Promise<void> {
+    const { options, events, serializer } = this.runtime;
+    const conflicting = conflictingAttributes(delta.expected ?? new Map(), current);
+    events.emit('conflict', { key, attributes: conflicting });
+    if (typeof options.onConflict !== 'function') throw rejectConflict(conflicting);
+    if (attempt >= options.maxCommitRetries) {
+      throw new SessionConflictError(`Gave up after ${attempt + 1} conflicting commits (maxCommitRetries ${options.maxCommitRetries}); nothing was written.`);
+    }
+    const session = this.session!;
+    const merged = await mergeConflicts(options.onConflict, conflicting, current, (name) => session[name], serializer);
+    for (const { name, value, theirs } of merged) {
+      delta.expected!.set(name, theirs);
+      delta.set.delete(name);
+      delta.encoded.delete(name);
+      delta.remove = delta.remove.filter((n) => n !== name);
+      if (value === undefined) {
+        delete session[name];
+        if (theirs !== null) delta.remove.push(name);
+      } else {
+        session[name] = value;
+        const encoded = serializer.encode(value, name);
+        delta.set.set(name, await toStoredValue(encoded, options.compressThreshold));
+        delta.encoded.set(name, encoded);
+      }
+    }
+    await sleep(jitteredDelay(attempt, 5, 200));
+  }
+
+  private advanceBaseline(base: Baseline, delta: Delta, expiresAt: number): void {
+    for (const [name, value] of delta.set) base.values.set(name, value);
+    for (const [name, value] of delta.encoded) base.fingerprints.set(name, fingerprint(value));
+    for (const name of delta.remove) {
+      base.values.delete(name);
+      base.fingerprints.delete(name);
+    }
+    base.times = { ...base.times, expiresAt };
+    this.forceTouch = false;
   }
 
   private async commitNewItem(encoded: Map<string, Encoded>, now: number): Promise<CommitResult> {
@@ -232,8 +332,7 @@ export class SessionContext implements SessionState {
       return stale.length > 0 ? { headers: this.runtime.transport.clear(this.request.secure) } : NOTHING;
     }
     const data = await this.toStored([...encoded]);
-    const sizes = new Map([...data].map(([name, value]) => [name, storedSize(value)]));
-    assertItemFits(sizes);
+    assertItemFits(new Map([...data].map(([name, value]) => [name, storedSize(value)])));
     const key = storageKeyOf(this.id);
     const absoluteExpiresAt =
       this.carriedTimes?.absoluteExpiresAt ??
@@ -246,7 +345,7 @@ export class SessionContext implements SessionState {
       key,
       times,
       fingerprints: new Map([...encoded].map(([name, value]) => [name, fingerprint(value)])),
-      sizes,
+      values: data,
     };
     this.isNew = false;
     this.carriedTimes = undefined;
@@ -266,8 +365,23 @@ export class SessionContext implements SessionState {
 
   private async deleteItems(keys: string[]): Promise<void> {
     await Promise.all(keys.map((key) => this.runtime.options.store.destroy(key)));
-    for (const key of keys) this.runtime.events.emit('destroyed', { key });
+    for (const key of keys) {
+      this.runtime.events.emit('destroyed', { key });
+      if (this.lease?.key === key) this.lease = undefined; // deleted with its item
+    }
     this.staleKeys = [];
+  }
+
+  /** Gives the lease back on every path the commit did not release it on (read-only, refused, failed). */
+  private async releaseLease(): Promise<void> {
+    const lease = this.lease;
+    if (!lease) return;
+    this.lease = undefined;
+    try {
+      await this.runtime.options.store.release(lease.key, lease.owner);
+    } catch (error) {
+      this.runtime.options.logger.warn(`could not release a session lock; it expires after lockExpiration: ${(error as Error).message}`);
+    }
   }
 
   private issueId(): CommitResult {
@@ -304,4 +418,12 @@ export class SessionContext implements SessionState {
     if (ignoreHeaders.length === 0) return false;
     return Object.keys(this.request.headers).some((name) => matchesAny(ignoreHeaders, name));
   }
+}
+
+/** Attribute sizes of the item once the delta is applied. */
+function projectedSizes(values: ReadonlyMap<string, StoredValue>, delta: Delta): Map<string, number> {
+  const sizes = new Map([...values].map(([name, value]) => [name, storedSize(value)]));
+  for (const [name, value] of delta.set) sizes.set(name, storedSize(value));
+  for (const name of delta.remove) sizes.delete(name);
+  return sizes;
 }

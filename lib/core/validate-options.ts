@@ -14,6 +14,7 @@ import { compilePatterns, describe } from './patterns';
 const KNOWN_OPTIONS = new Set<string>([
   'store', 'secrets', 'cookie', 'idHeader', 'maxInactiveInterval', 'absoluteTimeout', 'touchAfter',
   'ignoreUris', 'ignoreHeaders', 'compressThreshold', 'onStoreError', 'logger', 'now',
+  'locking', 'lockExpiration', 'lockTimeout', 'onConflict', 'maxCommitRetries',
 ]);
 const KNOWN_COOKIE_OPTIONS = new Set<string>(['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain', 'maxAge']);
 const HINTS: Record<string, string> = {
@@ -64,6 +65,14 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
   if (onStoreError !== 'fail' && onStoreError !== 'continue-without-session') {
     problems.push(`onStoreError must be 'fail' or 'continue-without-session', got ${describe(onStoreError)}`);
   }
+  const lockPattern = resolveLocking(input.locking, problems);
+  const lockExpiration = positiveInteger('lockExpiration', input.lockExpiration, DEFAULTS.lockExpiration, problems);
+  const lockTimeout = positiveInteger('lockTimeout', input.lockTimeout, DEFAULTS.lockTimeout, problems);
+  const onConflict = input.onConflict ?? 'last-write-wins';
+  if (onConflict !== 'last-write-wins' && onConflict !== 'reject' && typeof onConflict !== 'function') {
+    problems.push(`onConflict must be 'last-write-wins', 'reject' or a function (attribute, mine, theirs) => value`);
+  }
+  const maxCommitRetries = nonNegativeInteger('maxCommitRetries', input.maxCommitRetries, DEFAULTS.maxCommitRetries, problems);
   const logger = resolveLogger(input.logger, problems);
   if (input.now !== undefined && typeof input.now !== 'function') problems.push(`now must be a function returning epoch milliseconds`);
   const store = resolveStore(input.store, problems);
@@ -81,6 +90,11 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     ignoreHeaders: ignoreHeaders.patterns,
     compressThreshold,
     onStoreError,
+    lockPattern,
+    lockExpiration,
+    lockTimeout,
+    onConflict,
+    maxCommitRetries,
     logger,
     now: input.now ?? Date.now,
   });
@@ -139,6 +153,20 @@ function resolveCookie(value: CookieOptions | undefined, problems: string[]): Re
   }
   if (typeof name === 'string' && name.startsWith('__Secure-') && secure !== true) problems.push(`a "__Secure-" cookie needs secure: true`);
   return Object.freeze({ name, httpOnly: c.httpOnly ?? true, secure, sameSite, path, domain: c.domain, maxAge: c.maxAge });
+}
+
+const LOCK_EVERYTHING = /^/;
+
+function resolveLocking(value: SessionOptions['locking'], problems: string[]): RegExp | undefined {
+  if (value === undefined || value === 'none') return undefined;
+  if (value === 'all') return LOCK_EVERYTHING;
+  if (typeof value === 'object' && value !== null && 'uriPattern' in value) {
+    const { patterns, problems: found } = compilePatterns('locking.uriPattern', value.uriPattern);
+    problems.push(...found);
+    return patterns[0];
+  }
+  problems.push(`locking must be 'none', 'all' or { uriPattern } (a regex over "METHOD /path"), got ${describe(value)}`);
+  return undefined;
 }
 
 function resolveLogger(value: unknown, problems: string[]): Logger {

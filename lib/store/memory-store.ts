@@ -1,11 +1,13 @@
-import { NewSession, SessionStore, SessionUpdate, StoredSession, StoredValue } from './session-store';
+import {
+  LockOutcome, NewSession, sameStoredValue, SessionStore, SessionUpdate, StoredSession, StoredValue, UpdateOutcome,
+} from './session-store';
 
 const SWEEP_EVERY_WRITES = 1000;
 
 /**
- * A process-local store for tests and development. It loses everything on
- * restart and is not shared between nodes, which is why the manager only
- * defaults to it when NODE_ENV is 'test' or 'development'.
+ * A process-local store for tests and development, with the same conditions as
+ * DynamoDbStore. It loses everything on restart and is not shared between
+ * nodes, which is why the manager only defaults to it when NODE_ENV is 'test' or 'development'.
  */
 export class MemoryStore extends SessionStore {
   private readonly items = new Map<string, StoredSession>();
@@ -17,7 +19,7 @@ export class MemoryStore extends SessionStore {
 
   async get(key: string): Promise<StoredSession | undefined> {
     const item = this.items.get(key);
-    return item && { ...item, data: { ...item.data } };
+    return item && copy(item);
   }
 
   async create(key: string, session: NewSession): Promise<void> {
@@ -26,25 +28,40 @@ export class MemoryStore extends SessionStore {
     this.afterWrite(session.lastAccessedAt);
   }
 
-  async update(key: string, update: SessionUpdate): Promise<boolean> {
+  async update(key: string, update: SessionUpdate): Promise<UpdateOutcome> {
     const item = this.items.get(key);
-    if (!item || item.expiresAt * 1000 <= update.now) return false;
+    if (!item || item.expiresAt * 1000 <= update.now) return { status: 'gone' };
+    const guardsHold =
+      [...(update.expected ?? [])].every(([name, value]) => sameStoredValue(item.data[name], value)) &&
+      (update.lockOwner === undefined || item.lockOwner === update.lockOwner);
+    if (!guardsHold) return { status: 'conflict', current: copy(item) };
     const data = copyData(item.data);
     for (const [name, value] of update.set) data[name] = copyValue(value);
     for (const name of update.remove) delete data[name];
-    this.items.set(key, {
-      ...item,
-      data,
-      version: item.version + 1,
-      lastAccessedAt: update.lastAccessedAt,
-      expiresAt: update.expiresAt,
-    });
+    const next: StoredSession = {
+      ...item, data, version: item.version + 1, lastAccessedAt: update.lastAccessedAt, expiresAt: update.expiresAt,
+    };
+    this.items.set(key, update.lockOwner === undefined ? next : { ...next, lockOwner: undefined, lockExpires: undefined });
     this.afterWrite(update.now);
-    return true;
+    return { status: 'stored' };
   }
 
   async destroy(key: string): Promise<void> {
     this.items.delete(key);
+  }
+
+  async acquire(key: string, owner: string, leaseUntil: number, now: number): Promise<LockOutcome> {
+    const item = this.items.get(key);
+    if (!item || item.expiresAt * 1000 <= now) return { status: 'absent' };
+    if (item.lockOwner !== undefined && (item.lockExpires ?? 0) >= now) return { status: 'busy', lockExpires: item.lockExpires ?? now };
+    const locked = { ...item, lockOwner: owner, lockExpires: leaseUntil, version: item.version + 1 };
+    this.items.set(key, locked);
+    return { status: 'locked', session: copy(locked) };
+  }
+
+  async release(key: string, owner: string): Promise<void> {
+    const item = this.items.get(key);
+    if (item?.lockOwner === owner) this.items.set(key, { ...item, lockOwner: undefined, lockExpires: undefined });
   }
 
   private afterWrite(now: number): void {
@@ -54,12 +71,16 @@ export class MemoryStore extends SessionStore {
   }
 }
 
+function copy(item: StoredSession): StoredSession {
+  return { ...item, data: copyData(item.data) };
+}
+
 function copyValue(value: StoredValue): StoredValue {
   return typeof value === 'string' ? value : new Uint8Array(value);
 }
 
 function copyData(data: Readonly<Record<string, StoredValue>>): Record<string, StoredValue> {
-  const copy: Record<string, StoredValue> = Object.create(null);
-  for (const [name, value] of Object.entries(data)) copy[name] = copyValue(value);
-  return copy;
+  const result: Record<string, StoredValue> = Object.create(null);
+  for (const [name, value] of Object.entries(data)) result[name] = copyValue(value);
+  return result;
 }

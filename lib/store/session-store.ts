@@ -15,6 +15,10 @@ export interface SessionTimes {
 export interface StoredSession extends SessionTimes {
   readonly data: Readonly<Record<string, StoredValue>>;
   readonly version: number;
+  /** Who holds the lease, under locking. */
+  readonly lockOwner?: string | undefined;
+  /** Epoch milliseconds the lease ends. */
+  readonly lockExpires?: number | undefined;
 }
 
 export interface NewSession extends SessionTimes {
@@ -29,7 +33,26 @@ export interface SessionUpdate {
   readonly expiresAt: number;
   /** Epoch milliseconds of the request: an item whose deadline has passed is not written. */
   readonly now: number;
+  /**
+   * Optimistic guards: each attribute must still hold this stored value
+   * (`null`: still be absent). Only the attributes this request changed are guarded.
+   */
+  readonly expected?: ReadonlyMap<string, StoredValue | null>;
+  /** Under locking: the write requires this lease and releases it. */
+  readonly lockOwner?: string;
 }
+
+export type UpdateOutcome =
+  | { readonly status: 'stored' }
+  /** The item is missing or expired: nothing was written (a late write never resurrects a session). */
+  | { readonly status: 'gone' }
+  /** A guard failed (an expected value changed, or the lease is no longer ours); `current` is the item now. */
+  | { readonly status: 'conflict'; readonly current: StoredSession };
+
+export type LockOutcome =
+  | { readonly status: 'locked'; readonly session: StoredSession }
+  | { readonly status: 'absent' }
+  | { readonly status: 'busy'; readonly lockExpires: number };
 
 /**
  * The storage contract. Keys are already hashed by the core, so a store never
@@ -40,15 +63,26 @@ export abstract class SessionStore {
   abstract get(key: string): Promise<StoredSession | undefined>;
   /** Creates the item; fails if one exists under the key. */
   abstract create(key: string, session: NewSession): Promise<void>;
-  /**
-   * Applies the delta to an existing, unexpired item. Resolves `false`, writing nothing,
-   * when the item is gone or expired, so a late write never resurrects a destroyed session.
-   */
-  abstract update(key: string, update: SessionUpdate): Promise<boolean>;
+  /** Applies the delta to an existing, unexpired item whose guards hold. */
+  abstract update(key: string, update: SessionUpdate): Promise<UpdateOutcome>;
   abstract destroy(key: string): Promise<void>;
+  /**
+   * Takes the item's lease for `owner` until `leaseUntil` (epoch ms) when it is
+   * free or its lease ran out, returning the item in the same call.
+   */
+  abstract acquire(key: string, owner: string, leaseUntil: number, now: number): Promise<LockOutcome>;
+  /** Gives the lease back if `owner` still holds it. */
+  abstract release(key: string, owner: string): Promise<void>;
 
   /** Resolves when the store can serve requests (table exists, ...); rejects with the reason if it cannot. */
   ready(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** Byte-exact equality of two stored values, as DynamoDB compares them in a condition. */
+export function sameStoredValue(a: StoredValue | undefined | null, b: StoredValue | undefined | null): boolean {
+  if (a === undefined || a === null || b === undefined || b === null) return (a ?? null) === (b ?? null);
+  if (typeof a === 'string' || typeof b === 'string') return a === b;
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }

@@ -6,16 +6,16 @@ describe('MemoryStore', () => {
   it('applies deltas and bumps the version', async () => {
     const store = new MemoryStore();
     await store.create('k', { ...times, data: { a: '1', b: '2' } });
-    expect(await store.update('k', { set: new Map([['a', '3']]), remove: ['b'], lastAccessedAt: 2000, expiresAt: 200, now: 2000 })).toBe(true);
+    expect(await store.update('k', { set: new Map([['a', '3']]), remove: ['b'], lastAccessedAt: 2000, expiresAt: 200, now: 2000 })).toEqual({ status: 'stored' });
     expect(await store.get('k')).toEqual({ ...times, lastAccessedAt: 2000, expiresAt: 200, version: 2, data: { a: '3' } });
   });
 
   it('does not write to a missing or expired item', async () => {
     const store = new MemoryStore();
     const update = { set: new Map([['a', '1']]), remove: [], lastAccessedAt: 0, expiresAt: 500, now: 100_000 };
-    expect(await store.update('missing', update)).toBe(false);
+    expect(await store.update('missing', update)).toEqual({ status: 'gone' });
     await store.create('k', { ...times, data: {} });
-    expect(await store.update('k', update)).toBe(false); // expiresAt 100 s <= now 100 s
+    expect(await store.update('k', update)).toEqual({ status: 'gone' }); // expiresAt 100 s <= now 100 s
   });
 
   it('hands out copies, so callers cannot change what is stored', async () => {

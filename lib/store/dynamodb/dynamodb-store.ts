@@ -1,17 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, NativeAttributeValue, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { SessionStoreUnavailableError } from '../../core/errors';
 import { defaultLogger, Logger } from '../../core/logger';
-import { NewSession, SessionStore, SessionUpdate, StoredSession, StoredValue } from '../session-store';
+import { LockOutcome, NewSession, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../session-store';
 import { ATTR } from './item-attributes';
+import { toStoredSession } from './item-codec';
 import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
 import { ResolvedStoreOptions, resolveStoreOptions } from './resolve-options';
-import { isConditionFailure, toStoreError } from './store-errors';
+import { isAmbiguous, isConditionFailure, toStoreError } from './store-errors';
 import { ensureTable } from './table-bootstrap';
 import { UpdateExpressionBuilder } from './update-expression';
 
 type SendOptions = { abortSignal: AbortSignal };
+type Item = Record<string, NativeAttributeValue>;
+
+/** The outcome of one conditional UpdateItem: applied, or refused with the item as it was. */
+type WriteResult = { applied: true; item?: Item } | { applied: false; current: Item | undefined };
 
 /**
  * Sessions in DynamoDB, one item per session. Reads are one GetItem, every
@@ -50,21 +57,8 @@ export class DynamoDbStore extends SessionStore {
   }
 
   async get(key: string): Promise<StoredSession | undefined> {
-    const { Item } = await this.call('GetItem', this.options.readTimeout, (o) =>
-      this.documents.send(new GetCommand({
-        TableName: this.tableName,
-        Key: { [ATTR.key]: this.options.keyPrefix + key },
-        ConsistentRead: !this.options.eventualConsistency,
-      }), o));
-    if (!Item) return undefined;
-    return {
-      data: (Item[ATTR.data] ?? {}) as Record<string, StoredValue>,
-      version: Number(Item[ATTR.version] ?? 0),
-      createdAt: Number(Item[ATTR.createdAt]),
-      lastAccessedAt: Number(Item[ATTR.lastAccessedAt]),
-      expiresAt: Number(Item[ATTR.expiresAt]),
-      absoluteExpiresAt: Item[ATTR.absoluteExpiresAt] === undefined ? undefined : Number(Item[ATTR.absoluteExpiresAt]),
-    };
+    const item = await this.read(key, !this.options.eventualConsistency);
+    return item && toStoredSession(item);
   }
 
   async create(key: string, session: NewSession): Promise<void> {
@@ -73,51 +67,102 @@ export class DynamoDbStore extends SessionStore {
       .set(u.name(ATTR.createdAt), session.createdAt)
       .set(u.name(ATTR.lastAccessedAt), session.lastAccessedAt)
       .set(u.name(ATTR.expiresAt), session.expiresAt)
-      .set(u.name(ATTR.version), 1)
-      .set(u.name(ATTR.writeToken), writeToken());
+      .set(u.name(ATTR.version), 1);
     if (session.absoluteExpiresAt !== undefined) u.set(u.name(ATTR.absoluteExpiresAt), session.absoluteExpiresAt);
-    try {
-      await this.write(key, u, `attribute_not_exists(${u.name(ATTR.key)})`);
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
+    const result = await this.write(key, u, `attribute_not_exists(${u.name(ATTR.key)})`);
+    if (!result.applied) {
       throw toStoreError(new Error('an item already exists under the new session key'), 'UpdateItem', this.tableName, this.regionName);
     }
   }
 
-  async update(key: string, update: SessionUpdate): Promise<boolean> {
+  async update(key: string, update: SessionUpdate): Promise<UpdateOutcome> {
     const u = new UpdateExpressionBuilder();
+    const nowSeconds = Math.floor(update.now / 1000);
+    // Never write to a destroyed or expired session: that would resurrect it.
+    const guards = [`attribute_exists(${u.name(ATTR.key)})`, `${u.name(ATTR.expiresAt)} > ${u.value(nowSeconds)}`];
+    for (const [name, value] of update.expected ?? []) {
+      const path = `${u.name(ATTR.data)}.${u.name(name)}`;
+      guards.push(value === null ? `attribute_not_exists(${path})` : `${path} = ${u.value(value)}`);
+    }
     for (const [name, value] of update.set) u.set(`${u.name(ATTR.data)}.${u.name(name)}`, value);
     for (const name of update.remove) u.remove(`${u.name(ATTR.data)}.${u.name(name)}`);
-    u.set(u.name(ATTR.lastAccessedAt), update.lastAccessedAt)
-      .set(u.name(ATTR.expiresAt), update.expiresAt)
-      .set(u.name(ATTR.writeToken), writeToken())
-      .add(u.name(ATTR.version), 1);
-    // Never write to a destroyed or expired session: that would resurrect it.
-    const condition = `attribute_exists(${u.name(ATTR.key)}) AND ${u.name(ATTR.expiresAt)} > ${u.value(Math.floor(update.now / 1000))}`;
-    try {
-      await this.write(key, u, condition);
-      return true;
-    } catch (e) {
-      if (isConditionFailure(e)) return false;
-      throw e;
+    u.set(u.name(ATTR.lastAccessedAt), update.lastAccessedAt).set(u.name(ATTR.expiresAt), update.expiresAt).add(u.name(ATTR.version), 1);
+    if (update.lockOwner !== undefined) {
+      guards.push(`${u.name(ATTR.lockOwner)} = ${u.value(update.lockOwner)}`);
+      u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires)); // the commit releases the lease
     }
+    const result = await this.write(key, u, guards.join(' AND '));
+    if (result.applied) return { status: 'stored' };
+    if (!result.current) return { status: 'gone' };
+    const current = toStoredSession(result.current);
+    return current.expiresAt <= nowSeconds ? { status: 'gone' } : { status: 'conflict', current };
   }
 
   async destroy(key: string): Promise<void> {
     await this.call('DeleteItem', this.options.writeTimeout, (o) =>
-      this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: { [ATTR.key]: this.options.keyPrefix + key } }), o));
+      this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: this.keyOf(key) }), o));
   }
 
-  private async write(key: string, u: UpdateExpressionBuilder, condition: string): Promise<void> {
-    await this.call('UpdateItem', this.options.writeTimeout, (o) =>
-      this.documents.send(new UpdateCommand({
-        TableName: this.tableName,
-        Key: { [ATTR.key]: this.options.keyPrefix + key },
-        UpdateExpression: u.expression(),
-        ConditionExpression: condition,
-        ExpressionAttributeNames: u.names,
-        ExpressionAttributeValues: u.values,
-      }), o));
+  async acquire(key: string, owner: string, leaseUntil: number, now: number): Promise<LockOutcome> {
+    const u = new UpdateExpressionBuilder();
+    u.set(u.name(ATTR.lockOwner), owner).set(u.name(ATTR.lockExpires), leaseUntil).add(u.name(ATTR.version), 1);
+    const free = `(attribute_not_exists(${u.name(ATTR.lockOwner)}) OR ${u.name(ATTR.lockExpires)} < ${u.value(now)})`;
+    const condition = `attribute_exists(${u.name(ATTR.key)}) AND ${u.name(ATTR.expiresAt)} > ${u.value(Math.floor(now / 1000))} AND ${free}`;
+    const result = await this.write(key, u, condition, 'ALL_NEW');
+    if (result.applied) return { status: 'locked', session: toStoredSession(result.item!) };
+    const current = result.current && toStoredSession(result.current);
+    if (!current || current.expiresAt * 1000 <= now) return { status: 'absent' };
+    return { status: 'busy', lockExpires: current.lockExpires ?? now };
+  }
+
+  async release(key: string, owner: string): Promise<void> {
+    const u = new UpdateExpressionBuilder();
+    u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires)).add(u.name(ATTR.version), 1);
+    await this.write(key, u, `${u.name(ATTR.lockOwner)} = ${u.value(owner)}`);
+  }
+
+  private async read(key: string, consistent: boolean): Promise<Item | undefined> {
+    const { Item } = await this.call('GetItem', this.options.readTimeout, (o) =>
+      this.documents.send(new GetCommand({ TableName: this.tableName, Key: this.keyOf(key), ConsistentRead: consistent }), o));
+    return Item;
+  }
+
+  /**
+   * One conditional UpdateItem stamped with a fresh writeToken. A refused
+   * condition is an answer (with the item as it was, read in the same call). A
+   * timeout or dropped connection may hide an applied write: the item is read
+   * back, and our token there means it landed.
+   */
+  private async write(key: string, u: UpdateExpressionBuilder, condition: string, returnValues?: 'ALL_NEW'): Promise<WriteResult> {
+    const token = randomBytes(12).toString('base64url');
+    u.set(u.name(ATTR.writeToken), token);
+    try {
+      const output = await this.call('UpdateItem', this.options.writeTimeout, (o) =>
+        this.documents.send(new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.keyOf(key),
+          UpdateExpression: u.expression(),
+          ConditionExpression: condition,
+          ExpressionAttributeNames: u.names,
+          ExpressionAttributeValues: u.values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          ...(returnValues && { ReturnValues: returnValues }),
+        }), o));
+      return { applied: true, item: output.Attributes };
+    } catch (e) {
+      if (isConditionFailure(e)) {
+        const raw = (e as { Item?: Parameters<typeof unmarshall>[0] }).Item;
+        const current = raw && unmarshall(raw);
+        // An SDK retry of a write that had landed fails its own condition: our token says it is ours.
+        if (current?.[ATTR.writeToken] === token) return { applied: true, item: current };
+        return { applied: false, current };
+      }
+      if (e instanceof SessionStoreUnavailableError && isAmbiguous(e.cause)) {
+        const landed = await this.read(key, true).then((item) => (item?.[ATTR.writeToken] === token ? item : undefined), () => undefined);
+        if (landed) return { applied: true, item: landed };
+      }
+      throw e;
+    }
   }
 
   /**
@@ -132,6 +177,10 @@ export class DynamoDbStore extends SessionStore {
       if (isConditionFailure(e)) throw e; // an answer, not a failure: the caller decides
       throw toStoreError(e, operation, this.tableName, this.regionName);
     }
+  }
+
+  private keyOf(key: string): Item {
+    return { [ATTR.key]: this.options.keyPrefix + key };
   }
 
   private get regionName(): string {
@@ -153,9 +202,4 @@ export class DynamoDbStore extends SessionStore {
       }),
     });
   }
-}
-
-/** Random per write; lets a client tell, after an ambiguous failure, whether its write landed. */
-function writeToken(): string {
-  return randomBytes(12).toString('base64url');
 }

@@ -8,4 +8,6 @@ export const ATTR = {
   expiresAt: 'expiresAt',
   absoluteExpiresAt: 'absoluteExpiresAt',
   writeToken: 'writeToken',
+  lockOwner: 'lockOwner',
+  lockExpires: 'lockExpires',
 } as const;

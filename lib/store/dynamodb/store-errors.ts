@@ -19,6 +19,17 @@ export function isThrottling(error: unknown): boolean {
   return THROTTLING.has((error as SdkErrorShape)?.name ?? '');
 }
 
+/**
+ * A failure after which the write may or may not have been applied: the request
+ * went out but no answer came back. Throttling and validation errors are definite.
+ */
+export function isAmbiguous(error: unknown): boolean {
+  const e = (error ?? {}) as SdkErrorShape;
+  if (isThrottling(error)) return false;
+  const status = e.$metadata?.httpStatusCode ?? 0;
+  return TRANSIENT_NAMES.has(e.name ?? '') || TRANSIENT_CODES.has(e.code ?? '') || status >= 500 || (e.$metadata !== undefined && status === 0);
+}
+
 export function isConditionFailure(error: unknown): boolean {
   return (error as SdkErrorShape)?.name === 'ConditionalCheckFailedException';
 }

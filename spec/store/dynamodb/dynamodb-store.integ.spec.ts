@@ -78,9 +78,9 @@ describe('DynamoDbStore reads and writes', () => {
     const { store, tableName } = await storeOnNewTable({ tableName: track(randomTableName()) });
     const now = Date.now();
     await store.create('k1', { ...times(now), data: { a: '"1"', bin: new Uint8Array([2, 0, 255]) } });
-    expect(await store.update('k1', { set: new Map([['b', '"2"']]), remove: ['a'], lastAccessedAt: now + 1, expiresAt: times(now).expiresAt + 1, now })).toBe(true);
+    expect(await store.update('k1', { set: new Map([['b', '"2"']]), remove: ['a'], lastAccessedAt: now + 1, expiresAt: times(now).expiresAt + 1, now })).toEqual({ status: 'stored' });
     const item = await store.get('k1');
-    expect(item).toEqual({ ...times(now), lastAccessedAt: now + 1, expiresAt: times(now).expiresAt + 1, version: 2, absoluteExpiresAt: undefined, data: { b: '"2"', bin: new Uint8Array([2, 0, 255]) } });
+    expect(item).toEqual({ ...times(now), lastAccessedAt: now + 1, expiresAt: times(now).expiresAt + 1, version: 2, absoluteExpiresAt: undefined, lockOwner: undefined, lockExpires: undefined, data: { b: '"2"', bin: new Uint8Array([2, 0, 255]) } });
     await store.destroy('k1');
     expect(await store.get('k1')).toBeUndefined();
     void tableName;
@@ -90,9 +90,9 @@ describe('DynamoDbStore reads and writes', () => {
     const { store, log } = await storeOnNewTable({ tableName: track(randomTableName()) });
     const now = Date.now();
     const update = { set: new Map([['a', '"x"']]), remove: [], lastAccessedAt: now, expiresAt: times(now).expiresAt, now };
-    expect(await store.update('missing', update)).toBe(false);
+    expect(await store.update('missing', update)).toEqual({ status: 'gone' });
     await store.create('old', { ...times(now - 3_600_000), data: { a: '"1"' } });
-    expect(await store.update('old', update)).toBe(false);
+    expect(await store.update('old', update)).toEqual({ status: 'gone' });
     expect((await store.get('old'))?.data).toEqual({ a: '"1"' });
     expect(await store.get('missing')).toBeUndefined(); // not resurrected
     expect(log.count('UpdateItem')).toBe(3);
