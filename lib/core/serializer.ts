@@ -10,6 +10,8 @@ export interface Serializer {
 /** Keys that would reach an object's prototype when data is merged or assigned. */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
+const DANGEROUS_KEY_TEXT = /__proto__|constructor|prototype|\\u/;
+
 const stableStringify = configure({ deterministic: true, bigint: false, circularValue: Error });
 
 /**
@@ -24,7 +26,10 @@ export const jsonSerializer: Serializer = {
   decode(encoded, path) {
     const text = typeof encoded === 'string' ? encoded : Buffer.from(encoded).toString('utf8');
     try {
-      return JSON.parse(text, (key, v: unknown) => (FORBIDDEN_KEYS.has(key) ? undefined : v));
+      // The reviver costs a call per key; only text that names a dangerous key needs it.
+      return DANGEROUS_KEY_TEXT.test(text)
+        ? JSON.parse(text, (key, v: unknown) => (FORBIDDEN_KEYS.has(key) ? undefined : v))
+        : JSON.parse(text);
     } catch (e) {
       throw new SessionSerializationError(path, `stored text is not JSON (${(e as Error).message})`);
     }

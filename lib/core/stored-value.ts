@@ -41,9 +41,16 @@ export async function fromStoredValue(stored: StoredValue): Promise<Encoded> {
   }
 }
 
-/** Equal encodings give equal fingerprints: what per-attribute dirty detection compares. */
+/** Text up to this length is its own fingerprint: comparing it is cheaper than hashing it. */
+const INLINE_FINGERPRINT_CHARS = 1024;
+
+/**
+ * Equal encodings give equal fingerprints: what per-attribute dirty detection
+ * compares. Short text stands for itself (prefixed so it never equals a digest).
+ */
 export function fingerprint(encoded: Encoded): string {
-  return createHash('sha256').update(encoded).digest('base64');
+  if (typeof encoded === 'string' && encoded.length <= INLINE_FINGERPRINT_CHARS) return `=${encoded}`;
+  return `#${createHash('sha256').update(encoded).digest('base64')}`;
 }
 
 export function storedSize(value: StoredValue): number {

@@ -51,6 +51,12 @@ describe('jsonSerializer', () => {
     expect(Object.getPrototypeOf(decoded.a)).toBe(Object.prototype);
   });
 
+  it('drops a dangerous key spelled with JSON unicode escapes too', () => {
+    const decoded = jsonSerializer.decode('{"\\u005f_proto__":{"polluted":true},"ok":1}', 'v') as Record<string, unknown>;
+    expect(decoded).toEqual({ ok: 1 });
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+  });
+
   it('reports corrupt stored text as a SessionSerializationError', () => {
     expect(() => jsonSerializer.decode('{not json', 'cart')).toThrow(/attribute cart cannot be stored: stored text is not JSON/);
   });

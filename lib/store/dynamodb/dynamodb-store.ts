@@ -15,6 +15,13 @@ import { ensureTable } from './table-bootstrap';
 import { UpdateExpressionBuilder } from './update-expression';
 
 type SendOptions = { abortSignal: AbortSignal };
+
+/** Unique per write: a random per-process prefix and a counter (cheaper than random bytes every write). */
+const WRITE_TOKEN_PREFIX = randomBytes(9).toString('base64url');
+let writeCounter = 0;
+function nextWriteToken(): string {
+  return `${WRITE_TOKEN_PREFIX}.${(writeCounter++).toString(36)}`;
+}
 type Item = Record<string, NativeAttributeValue>;
 
 /** The outcome of one conditional UpdateItem: applied, or refused with the item as it was. */
@@ -134,7 +141,7 @@ export class DynamoDbStore extends SessionStore {
    * back, and our token there means it landed.
    */
   private async write(key: string, u: UpdateExpressionBuilder, condition: string, returnValues?: 'ALL_NEW'): Promise<WriteResult> {
-    const token = randomBytes(12).toString('base64url');
+    const token = nextWriteToken();
     u.set(u.name(ATTR.writeToken), token);
     try {
       const output = await this.call('UpdateItem', this.options.writeTimeout, (o) =>
@@ -171,11 +178,16 @@ export class DynamoDbStore extends SessionStore {
    */
   private async call<T>(operation: string, timeoutMs: number, send: (options: SendOptions) => Promise<T>): Promise<T> {
     await this.bootstrap;
+    // A timer cleared on completion, rather than AbortSignal.timeout, which keeps one alive per call for the full deadline.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
     try {
-      return await send({ abortSignal: AbortSignal.timeout(timeoutMs) });
+      return await send({ abortSignal: deadline.signal });
     } catch (e) {
       if (isConditionFailure(e)) throw e; // an answer, not a failure: the caller decides
       throw toStoreError(e, operation, this.tableName, this.regionName);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -1,0 +1,180 @@
+import 'reflect-metadata';
+import { createServer, Server } from 'node:http';
+import { DynamoDBClient, CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import Koa from 'koa';
+import Router from '@koa/router';
+import express from 'express';
+import expressSession from 'express-session';
+import koaSession from 'koa-session';
+import { Controller, Get, INestApplication, Module, Param, Post } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { DynamoDbStore } from 'dynamo-session';
+import { session as dynamoSession } from 'dynamo-session/koa';
+import { Session, SessionModule } from 'dynamo-session/nest';
+import { KoaSessionDynamoDbStore } from './koa-session-dynamodb-store';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const ConnectDynamoDb = require('connect-dynamodb') as (session: typeof expressSession) => new (options: object) => expressSession.Store;
+
+export interface TargetEnv {
+  readonly endpoint: string;
+  readonly tableName: string;
+}
+
+const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+const client = (env: TargetEnv) => new DynamoDBClient({ endpoint: env.endpoint, region: 'us-east-1', credentials, maxAttempts: 3 });
+
+/** What every target keeps in a session: a small profile and a cart, about 300 bytes. */
+export function profile(): Record<string, unknown> {
+  return {
+    user: { id: 'u-1234', name: 'Ada Lovelace', email: 'ada@example.com', roles: ['customer'] },
+    cart: [{ sku: 'TEA-001', qty: 2, price: 4.5 }, { sku: 'SCONE-7', qty: 1, price: 3.25 }],
+    count: 0,
+  };
+}
+
+type SessionLike = Record<string, unknown>;
+/** The route handlers, the same for every target; only how the session is reached differs. */
+const handlers = {
+  login: (s: SessionLike) => Object.assign(s, profile()),
+  read: (s: SessionLike) => ({ count: s['count'] ?? null }),
+  write: (s: SessionLike) => ({ count: (s['count'] = ((s['count'] as number | undefined) ?? 0) + 1) }),
+  own: (s: SessionLike, i: string) => ({ [`k${i}`]: (s[`k${i}`] = Number(i)) }),
+  incr: (s: SessionLike) => ({ counter: (s['counter'] = ((s['counter'] as number | undefined) ?? 0) + 1) }),
+};
+
+function koaRoutes(router: Router, sessionOf: (ctx: Koa.ParameterizedContext) => Promise<SessionLike> | SessionLike): Router {
+  router.get('/none', (ctx) => void (ctx.body = { ok: true }));
+  router.post('/login', async (ctx) => void (ctx.body = (handlers.login(await sessionOf(ctx)), { ok: true })));
+  router.get('/read', async (ctx) => void (ctx.body = handlers.read(await sessionOf(ctx))));
+  router.post('/write', async (ctx) => void (ctx.body = handlers.write(await sessionOf(ctx))));
+  router.post('/own/:i', async (ctx) => void (ctx.body = handlers.own(await sessionOf(ctx), ctx.params['i']!)));
+  router.post('/incr', async (ctx) => void (ctx.body = handlers.incr(await sessionOf(ctx))));
+  router.get('/all', async (ctx) => void (ctx.body = { ...(await sessionOf(ctx)) }));
+  return router;
+}
+
+function expressRoutes(app: express.Express, sessionOf: (req: express.Request) => SessionLike): express.Express {
+  app.get('/none', (_req, res) => void res.json({ ok: true }));
+  app.post('/login', (req, res) => void res.json((handlers.login(sessionOf(req)), { ok: true })));
+  app.get('/read', (req, res) => void res.json(handlers.read(sessionOf(req))));
+  app.post('/write', (req, res) => void res.json(handlers.write(sessionOf(req))));
+  app.post('/own/:i', (req, res) => void res.json(handlers.own(sessionOf(req), req.params['i']!)));
+  app.post('/incr', (req, res) => void res.json(handlers.incr(sessionOf(req))));
+  app.get('/all', (req, res) => void res.json({ ...sessionOf(req) }));
+  return app;
+}
+
+/** Each target is an HTTP server; `kind` says what its throughput is compared with. */
+export const TARGETS: Record<string, { kind: 'baseline' | 'ours' | 'peer'; framework: 'koa' | 'express' | 'nest'; label: string; start(env: TargetEnv): Promise<Server> }> = {
+  'koa-baseline': {
+    kind: 'baseline', framework: 'koa', label: 'Koa, no sessions (per-process memory)',
+    async start() {
+      const memory = new Map<string, SessionLike>();
+      const app = new Koa();
+      app.use(koaRoutes(new Router(), () => memory.get('shared') ?? memory.set('shared', {}).get('shared')!).routes());
+      return createServer(app.callback());
+    },
+  },
+  'koa-dynamo-session': {
+    kind: 'ours', framework: 'koa', label: 'Koa + dynamo-session',
+    async start(env) {
+      const store = new DynamoDbStore({ tableName: env.tableName, client: client(env) });
+      await store.ready();
+      const app = new Koa();
+      // The counter race needs one attribute changed by many: lock those requests only.
+      app.use(dynamoSession({ store, secrets: [SECRET], locking: { uriPattern: 'POST /incr' } }));
+      app.use(koaRoutes(new Router(), (ctx) => ctx.session as Promise<SessionLike>).routes());
+      return createServer(app.callback());
+    },
+  },
+  'koa-session-dynamodb': {
+    kind: 'peer', framework: 'koa', label: 'Koa + koa-session (DynamoDB external store)',
+    async start(env) {
+      await client(env).send(new CreateTableCommand({
+        TableName: env.tableName, BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'sessionId', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'sessionId', KeyType: 'HASH' }],
+      }));
+      const app = new Koa();
+      app.keys = [SECRET];
+      app.use(koaSession({ store: new KoaSessionDynamoDbStore(client(env), env.tableName), maxAge: 86_400_000 }, app));
+      app.use(koaRoutes(new Router(), (ctx) => ctx.session as unknown as SessionLike).routes());
+      return createServer(app.callback());
+    },
+  },
+  'express-baseline': {
+    kind: 'baseline', framework: 'express', label: 'Express, no sessions (per-process memory)',
+    async start() {
+      const shared: SessionLike = {};
+      return createServer(expressRoutes(express(), () => shared));
+    },
+  },
+  'express-session-connect-dynamodb': {
+    kind: 'peer', framework: 'express', label: 'Express + express-session + connect-dynamodb',
+    async start(env) {
+      const Store = ConnectDynamoDb(expressSession);
+      const store = new Store({ table: env.tableName, client: client(env) });
+      await new Promise((r) => setTimeout(r, 1500)); // connect-dynamodb creates its table in the background
+      const app = express();
+      app.use(expressSession({ store, secret: SECRET, resave: false, saveUninitialized: false }));
+      return createServer(expressRoutes(app, (req) => req.session as unknown as SessionLike));
+    },
+  },
+  'nest-baseline': {
+    kind: 'baseline', framework: 'nest', label: 'NestJS (Express), no sessions (per-process memory)',
+    async start() {
+      const shared: SessionLike = {};
+      return nestServer(nestModule(() => shared, []));
+    },
+  },
+  'nest-dynamo-session': {
+    kind: 'ours', framework: 'nest', label: 'NestJS (Express) + dynamo-session',
+    async start(env) {
+      const store = new DynamoDbStore({ tableName: env.tableName, client: client(env) });
+      await store.ready();
+      return nestServer(nestModule(undefined, [SessionModule.forRoot({ store, secrets: [SECRET], locking: { uriPattern: 'POST /incr' } })]));
+    },
+  },
+};
+
+/** A Nest controller with the same routes; `shared` replaces the session in the baseline. */
+function nestModule(shared: (() => SessionLike) | undefined, imports: NonNullable<Parameters<typeof Module>[0]>['imports']) {
+  const param = shared ? () => () => undefined : Session;
+  const get = (s: SessionLike | undefined): SessionLike => s ?? shared!();
+  @Controller()
+  class BenchController {
+    @Get('none') none() {
+      return { ok: true };
+    }
+    @Post('login') login(@param() s: SessionLike) {
+      handlers.login(get(s));
+      return { ok: true };
+    }
+    @Get('read') read(@param() s: SessionLike) {
+      return handlers.read(get(s));
+    }
+    @Post('write') write(@param() s: SessionLike) {
+      return handlers.write(get(s));
+    }
+    @Post('own/:i') own(@param() s: SessionLike, @Param('i') i: string) {
+      return handlers.own(get(s), i);
+    }
+    @Post('incr') incr(@param() s: SessionLike) {
+      return handlers.incr(get(s));
+    }
+    @Get('all') all(@param() s: SessionLike) {
+      return { ...get(s) };
+    }
+  }
+  @Module({ imports, controllers: [BenchController] })
+  class BenchModule {}
+  return BenchModule;
+}
+
+async function nestServer(module: new () => unknown): Promise<Server> {
+  const app: INestApplication = await NestFactory.create(module, new ExpressAdapter(), { logger: false });
+  await app.init();
+  return app.getHttpServer() as Server;
+}
