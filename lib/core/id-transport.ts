@@ -7,7 +7,8 @@ export type RequestHeaders = Readonly<Record<string, string | string[] | undefin
 /** How the signed id travels: in a cookie (browsers) or in a header (API clients). Never in a URL or body. */
 export interface IdTransport {
   read(headers: RequestHeaders): string | undefined;
-  issue(signedId: string, secureRequest: boolean): HeaderList;
+  /** `maxAge` (seconds) overrides the configured cookie lifetime, for sessions with their own idle timeout. */
+  issue(signedId: string, secureRequest: boolean, maxAge?: number): HeaderList;
   clear(secureRequest: boolean): HeaderList;
 }
 
@@ -24,8 +25,8 @@ export class CookieTransport implements IdTransport {
     return parse(header)[this.options.name];
   }
 
-  issue(signedId: string, secureRequest: boolean): HeaderList {
-    return [['Set-Cookie', this.serialize(signedId, secureRequest, this.options.maxAge)], NO_STORE];
+  issue(signedId: string, secureRequest: boolean, maxAge?: number): HeaderList {
+    return [['Set-Cookie', this.serialize(signedId, secureRequest, maxAge ?? this.options.maxAge)], NO_STORE];
   }
 
   clear(secureRequest: boolean): HeaderList {

@@ -43,7 +43,7 @@ export interface SessionRuntime {
 /** The stored item behind the session, as of the last load or commit: what the next commit diffs against. */
 interface Baseline {
   readonly key: string;
-  times: Pick<StoredSession, 'createdAt' | 'expiresAt' | 'absoluteExpiresAt'>;
+  times: Pick<StoredSession, 'createdAt' | 'expiresAt' | 'absoluteExpiresAt' | 'maxInactiveInterval'>;
   /** Per attribute: the fingerprint of its encoding (dirty detection) and its stored value (guards, sizes). */
   readonly fingerprints: Map<string, string>;
   readonly values: Map<string, StoredValue>;
@@ -75,7 +75,10 @@ export class SessionContext implements SessionState {
   /** Items left behind by regenerate()/destroy(), deleted at commit. */
   private staleKeys: string[] = [];
   /** regenerate() keeps the creation time and absolute deadline of the session it replaces. */
-  private carriedTimes: Pick<StoredSession, 'createdAt' | 'absoluteExpiresAt'> | undefined;
+  private carriedTimes: Pick<StoredSession, 'createdAt' | 'absoluteExpiresAt' | 'maxInactiveInterval'> | undefined;
+  /** This session's own idle timeout, set by setMaxInactiveInterval() or loaded with it. */
+  private ownMaxInactiveInterval: number | undefined;
+  private maxInactiveIntervalChanged = false;
   /** The lease this request holds under locking, until a commit releases it. */
   private lease: { key: string; owner: string } | undefined;
   private forceTouch = false;
@@ -136,6 +139,18 @@ export class SessionContext implements SessionState {
 
   touch(): void {
     this.forceTouch = true;
+  }
+
+  setMaxInactiveInterval(seconds: number): void {
+    if (!Number.isInteger(seconds) || seconds <= 0) {
+      throw new RangeError(`setMaxInactiveInterval needs a positive whole number of seconds, got ${seconds}`);
+    }
+    this.ownMaxInactiveInterval = seconds;
+    this.maxInactiveIntervalChanged = true;
+  }
+
+  get maxInactiveInterval(): number {
+    return this.ownMaxInactiveInterval ?? this.runtime.options.maxInactiveInterval;
   }
 
   private async loadOnce(): Promise<Session> {
@@ -211,6 +226,7 @@ export class SessionContext implements SessionState {
       }),
     );
     this.baseline = { key, times: stored, fingerprints, values };
+    this.ownMaxInactiveInterval = stored.maxInactiveInterval;
     this.session = createSessionObject(this, attributes);
     return this.session;
   }
@@ -237,7 +253,8 @@ export class SessionContext implements SessionState {
     const delta = await this.deltaAgainst(base, encoded);
     const expiresAt = this.idleDeadline(now, base.times.absoluteExpiresAt);
     const touchOnly = delta.set.size === 0 && delta.remove.length === 0;
-    if (touchOnly && !this.forceTouch && expiresAt - base.times.expiresAt < options.touchAfter) {
+    const intervalChanged = this.maxInactiveIntervalChanged;
+    if (touchOnly && !this.forceTouch && !intervalChanged && expiresAt - base.times.expiresAt < options.touchAfter) {
       return this.reissueId ? this.issueId() : NOTHING;
     }
     const lockOwner = this.lease?.owner;
@@ -249,6 +266,7 @@ export class SessionContext implements SessionState {
         set: delta.set, remove: delta.remove, lastAccessedAt: now, expiresAt, now,
         ...(delta.expected && { expected: delta.expected }),
         ...(lockOwner !== undefined && { lockOwner }),
+        ...(intervalChanged && { maxInactiveInterval: this.maxInactiveInterval }),
       });
       if (outcome.status === 'stored') break;
       if (lockOwner !== undefined) this.lease = undefined; // gone or taken over: not ours to release any more
@@ -266,7 +284,8 @@ export class SessionContext implements SessionState {
     this.advanceBaseline(base, delta, expiresAt);
     events.emit('saved', { key: base.key, changed: [...delta.set.keys()], removed: delta.remove, touchOnly });
     // A persistent cookie follows the session's expiry; a browser-session cookie need not be re-sent.
-    return this.reissueId || options.cookie.maxAge !== undefined ? this.issueId() : NOTHING;
+    const persistent = options.cookie.maxAge !== undefined || this.ownMaxInactiveInterval !== undefined;
+    return this.reissueId || persistent ? this.issueId() : NOTHING;
   }
 
   /** Only what changed; guarded by the loaded values when conflicts are not last-write-wins. */
@@ -322,6 +341,7 @@ export class SessionContext implements SessionState {
     }
     base.times = { ...base.times, expiresAt };
     this.forceTouch = false;
+    this.maxInactiveIntervalChanged = false;
   }
 
   private async commitNewItem(encoded: Map<string, Encoded>, now: number): Promise<CommitResult> {
@@ -337,7 +357,12 @@ export class SessionContext implements SessionState {
     const absoluteExpiresAt =
       this.carriedTimes?.absoluteExpiresAt ??
       (options.absoluteTimeout === undefined ? undefined : Math.floor(now / 1000) + options.absoluteTimeout);
-    const times = { createdAt: this.carriedTimes?.createdAt ?? now, expiresAt: this.idleDeadline(now, absoluteExpiresAt), absoluteExpiresAt };
+    const times = {
+      createdAt: this.carriedTimes?.createdAt ?? now,
+      expiresAt: this.idleDeadline(now, absoluteExpiresAt),
+      absoluteExpiresAt,
+      maxInactiveInterval: this.ownMaxInactiveInterval,
+    };
     await options.store.create(key, { ...times, lastAccessedAt: now, data: Object.fromEntries(data) });
     // Only now that the new item exists: a failed create leaves the old session intact.
     await this.deleteItems(stale);
@@ -350,6 +375,7 @@ export class SessionContext implements SessionState {
     this.isNew = false;
     this.carriedTimes = undefined;
     this.forceTouch = false;
+    this.maxInactiveIntervalChanged = false;
     events.emit('created', { key });
     return this.issueId();
   }
@@ -359,7 +385,10 @@ export class SessionContext implements SessionState {
       this.staleKeys.push(this.baseline.key);
       if (keepTimes) this.carriedTimes = this.baseline.times;
     }
-    if (!keepTimes) this.carriedTimes = undefined;
+    if (!keepTimes) {
+      this.carriedTimes = undefined;
+      this.ownMaxInactiveInterval = undefined;
+    }
     this.baseline = undefined;
   }
 
@@ -386,7 +415,7 @@ export class SessionContext implements SessionState {
 
   private issueId(): CommitResult {
     this.reissueId = false;
-    return { headers: this.runtime.transport.issue(this.runtime.signer.sign(this.id), this.request.secure) };
+    return { headers: this.runtime.transport.issue(this.runtime.signer.sign(this.id), this.request.secure, this.ownMaxInactiveInterval) };
   }
 
   private encodeAttributes(session: Session): Map<string, Encoded> {
@@ -403,7 +432,7 @@ export class SessionContext implements SessionState {
 
   /** Epoch seconds: the idle deadline, never past the absolute one (so TTL removes the item at either). */
   private idleDeadline(now: number, absoluteExpiresAt: number | undefined): number {
-    const idle = Math.floor(now / 1000) + this.runtime.options.maxInactiveInterval;
+    const idle = Math.floor(now / 1000) + this.maxInactiveInterval;
     return absoluteExpiresAt === undefined ? idle : Math.min(idle, absoluteExpiresAt);
   }
 

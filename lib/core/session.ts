@@ -19,20 +19,31 @@ export interface SessionControls {
   destroy(): void;
   /** Extends the expiry at commit even when `touchAfter` would skip it. */
   touch(): void;
+  /**
+   * This session's idle timeout in seconds ("remember me"), stored with it.
+   * The cookie becomes persistent with the same Max-Age.
+   */
+  setMaxInactiveInterval(seconds: number): void;
+  /** The idle timeout in force for this session, in seconds. */
+  readonly maxInactiveInterval: number;
 }
 
 export type Session<T extends object = SessionData> = T & SessionControls;
 
 /** Names a stored attribute may not have, since the controls live under them. */
-export const RESERVED_NAMES: ReadonlySet<string> = new Set(['id', 'isNew', 'regenerate', 'destroy', 'touch']);
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([
+  'id', 'isNew', 'regenerate', 'destroy', 'touch', 'setMaxInactiveInterval', 'maxInactiveInterval',
+]);
 
 /** What the controls act on; owned by the request's SessionContext. */
 export interface SessionState {
   id: string;
   isNew: boolean;
+  readonly maxInactiveInterval: number;
   regenerate(): void;
   destroy(): void;
   touch(): void;
+  setMaxInactiveInterval(seconds: number): void;
 }
 
 export function createSessionObject(state: SessionState, attributes: Record<string, unknown>): Session {
@@ -43,6 +54,8 @@ export function createSessionObject(state: SessionState, attributes: Record<stri
     regenerate: { value: () => state.regenerate(), enumerable: false },
     destroy: { value: () => state.destroy(), enumerable: false },
     touch: { value: () => state.touch(), enumerable: false },
+    setMaxInactiveInterval: { value: (seconds: number) => state.setMaxInactiveInterval(seconds), enumerable: false },
+    maxInactiveInterval: { get: () => state.maxInactiveInterval, enumerable: false },
   });
   Object.assign(session, attributes);
   return session;

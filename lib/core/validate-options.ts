@@ -76,6 +76,10 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
   const logger = resolveLogger(input.logger, problems);
   if (input.now !== undefined && typeof input.now !== 'function') problems.push(`now must be a function returning epoch milliseconds`);
   const store = resolveStore(input.store, problems);
+  const required = store?.requiredMaxInactiveInterval;
+  if (required !== undefined && required !== maxInactiveInterval) {
+    problems.push(`maxInactiveInterval (${maxInactiveInterval}) must equal the store's rotationPeriod (${required}): rotated tables are dropped after two periods`);
+  }
 
   if (problems.length > 0) throw new SessionConfigError(problems);
   return Object.freeze({

@@ -40,6 +40,7 @@ export class MemoryStore extends SessionStore {
     for (const name of update.remove) delete data[name];
     const next: StoredSession = {
       ...item, data, version: item.version + 1, lastAccessedAt: update.lastAccessedAt, expiresAt: update.expiresAt,
+      ...(update.maxInactiveInterval !== undefined && { maxInactiveInterval: update.maxInactiveInterval }),
     };
     this.items.set(key, update.lockOwner === undefined ? next : { ...next, lockOwner: undefined, lockExpires: undefined });
     this.afterWrite(update.now);

@@ -10,6 +10,8 @@ export interface SessionTimes {
   readonly expiresAt: number;
   /** Epoch seconds: the absolute deadline, never extended. */
   readonly absoluteExpiresAt?: number | undefined;
+  /** Seconds: this session's own idle timeout ("remember me"), when it has one. */
+  readonly maxInactiveInterval?: number | undefined;
 }
 
 export interface StoredSession extends SessionTimes {
@@ -33,6 +35,8 @@ export interface SessionUpdate {
   readonly expiresAt: number;
   /** Epoch milliseconds of the request: an item whose deadline has passed is not written. */
   readonly now: number;
+  /** Set when the session's own idle timeout changed. */
+  readonly maxInactiveInterval?: number;
   /**
    * Optimistic guards: each attribute must still hold this stored value
    * (`null`: still be absent). Only the attributes this request changed are guarded.
@@ -77,6 +81,11 @@ export abstract class SessionStore {
   /** Resolves when the store can serve requests (table exists, ...); rejects with the reason if it cannot. */
   ready(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** A store whose expiry is built on the idle timeout (table rotation) names it, so the manager can check they agree. */
+  get requiredMaxInactiveInterval(): number | undefined {
+    return undefined;
   }
 }
 

@@ -57,8 +57,14 @@ export async function storeOnNewTable(options: DynamoDbStoreOptions = {}): Promi
 export async function scanTable(tableName: string): Promise<Array<Record<string, unknown>>> {
   const client = localClient();
   try {
-    const { Items = [] } = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
-    return Items.map((item) => unmarshall(item));
+    const items: Array<Record<string, unknown>> = [];
+    let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+    do {
+      const page = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ...(start && { ExclusiveStartKey: start }) }));
+      items.push(...(page.Items ?? []).map((item) => unmarshall(item)));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
   } finally {
     client.destroy();
   }

@@ -12,6 +12,7 @@ import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
 import { ResolvedStoreOptions, resolveStoreOptions } from './resolve-options';
 import { isAmbiguous, isConditionFailure, toStoreError } from './store-errors';
 import { ensureTable } from './table-bootstrap';
+import { TableRotation } from './table-rotation';
 import { UpdateExpressionBuilder } from './update-expression';
 
 type SendOptions = { abortSignal: AbortSignal };
@@ -33,39 +34,69 @@ type WriteResult = { applied: true; item?: Item } | { applied: false; current: I
  * creation, with createIfNotExist) starts at construction; `ready()` reports it.
  */
 export class DynamoDbStore extends SessionStore {
+  /** The table (with expiry 'ttl'), or the base name of the rotated tables. */
   readonly tableName: string;
   /** The low-level client, e.g. to add middleware. */
   readonly client: DynamoDBClient;
   private readonly documents: DynamoDBDocumentClient;
   private readonly options: ResolvedStoreOptions;
+  private readonly rotation: TableRotation | undefined;
   private readonly bootstrap: Promise<void>;
+  private rotationTimer: NodeJS.Timeout | undefined;
 
   constructor(options: DynamoDbStoreOptions = {}, logger: Logger = defaultLogger) {
     super();
     this.options = resolveStoreOptions(options);
-    this.tableName = this.options.tableName;
+    const rotation = this.options.rotation;
+    this.tableName = rotation?.tableBaseName ?? this.options.tableName;
     this.client = options.client ?? this.createClient();
     this.documents = DynamoDBDocumentClient.from(this.client, {
       marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     });
-    const spec = {
-      tableName: this.tableName, region: this.regionName, billing: this.options.billing,
-      createIfNotExist: this.options.createIfNotExist, readyTimeoutSeconds: this.options.tableReadyTimeout,
-    };
-    this.bootstrap = ensureTable(this.client, spec, logger).catch((e: unknown) => {
+    if (rotation) {
+      this.rotation = new TableRotation(this.client, {
+        tableBaseName: rotation.tableBaseName, period: rotation.period, billing: this.options.billing, region: this.regionName,
+        readyTimeoutSeconds: this.options.tableReadyTimeout, now: this.options.now,
+      }, logger);
+    }
+    const startup = this.rotation
+      ? this.rotation.rotate()
+      : ensureTable(this.client, {
+          tableName: this.tableName, region: this.regionName, billing: this.options.billing,
+          createIfNotExist: this.options.createIfNotExist, readyTimeoutSeconds: this.options.tableReadyTimeout,
+        }, logger);
+    this.bootstrap = startup.catch((e: unknown) => {
       throw toStoreError(e, 'the startup table check', this.tableName, this.regionName);
     });
     // Requests report the failure themselves; an app that never awaits ready() must not crash on it.
     this.bootstrap.catch((e: unknown) => logger.error(`table check failed: ${(e as Error).message}`));
+    if (this.rotation) this.scheduleRotation(logger);
   }
 
   override ready(): Promise<void> {
     return this.bootstrap;
   }
 
+  override get requiredMaxInactiveInterval(): number | undefined {
+    return this.options.rotation?.period;
+  }
+
+  /** Rotation: create the next table / drop expired ones now (it also runs on a timer). */
+  async rotate(): Promise<void> {
+    await this.rotation?.rotate();
+  }
+
+  /** Stops the rotation timer (the timer never keeps a process alive, but tests like a clean stop). */
+  close(): void {
+    if (this.rotationTimer) clearInterval(this.rotationTimer);
+  }
+
   async get(key: string): Promise<StoredSession | undefined> {
-    const item = await this.read(key, !this.options.eventualConsistency);
-    return item && toStoredSession(item);
+    for (const table of this.readTables()) {
+      const item = await this.read(table, key, !this.options.eventualConsistency);
+      if (item) return toStoredSession(item);
+    }
+    return undefined;
   }
 
   async create(key: string, session: NewSession): Promise<void> {
@@ -76,13 +107,21 @@ export class DynamoDbStore extends SessionStore {
       .set(u.name(ATTR.expiresAt), session.expiresAt)
       .set(u.name(ATTR.version), 1);
     if (session.absoluteExpiresAt !== undefined) u.set(u.name(ATTR.absoluteExpiresAt), session.absoluteExpiresAt);
-    const result = await this.write(key, u, `attribute_not_exists(${u.name(ATTR.key)})`);
+    if (session.maxInactiveInterval !== undefined) u.set(u.name(ATTR.maxInactiveInterval), session.maxInactiveInterval);
+    const result = await this.write(this.currentTable(), key, u, `attribute_not_exists(${u.name(ATTR.key)})`);
     if (!result.applied) {
       throw toStoreError(new Error('an item already exists under the new session key'), 'UpdateItem', this.tableName, this.regionName);
     }
   }
 
   async update(key: string, update: SessionUpdate): Promise<UpdateOutcome> {
+    const outcome = await this.updateIn(this.currentTable(), key, update);
+    if (outcome.status !== 'gone' || !this.rotation) return outcome;
+    // Rotation: a session still in the previous table moves forward with this write.
+    return (await this.moveForward(key)) ? this.updateIn(this.currentTable(), key, update) : outcome;
+  }
+
+  private async updateIn(table: string, key: string, update: SessionUpdate): Promise<UpdateOutcome> {
     const u = new UpdateExpressionBuilder();
     const nowSeconds = Math.floor(update.now / 1000);
     // Never write to a destroyed or expired session: that would resurrect it.
@@ -94,11 +133,12 @@ export class DynamoDbStore extends SessionStore {
     for (const [name, value] of update.set) u.set(`${u.name(ATTR.data)}.${u.name(name)}`, value);
     for (const name of update.remove) u.remove(`${u.name(ATTR.data)}.${u.name(name)}`);
     u.set(u.name(ATTR.lastAccessedAt), update.lastAccessedAt).set(u.name(ATTR.expiresAt), update.expiresAt).add(u.name(ATTR.version), 1);
+    if (update.maxInactiveInterval !== undefined) u.set(u.name(ATTR.maxInactiveInterval), update.maxInactiveInterval);
     if (update.lockOwner !== undefined) {
       guards.push(`${u.name(ATTR.lockOwner)} = ${u.value(update.lockOwner)}`);
       u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires)); // the commit releases the lease
     }
-    const result = await this.write(key, u, guards.join(' AND '));
+    const result = await this.write(table, key, u, guards.join(' AND '));
     if (result.applied) return { status: 'stored' };
     if (!result.current) return { status: 'gone' };
     const current = toStoredSession(result.current);
@@ -106,16 +146,24 @@ export class DynamoDbStore extends SessionStore {
   }
 
   async destroy(key: string): Promise<void> {
-    await this.call('DeleteItem', this.options.writeTimeout, (o) =>
-      this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: this.keyOf(key) }), o));
+    for (const table of this.readTables()) {
+      await this.call(table, 'DeleteItem', this.options.writeTimeout, (o) =>
+        this.documents.send(new DeleteCommand({ TableName: table, Key: this.keyOf(key) }), o));
+    }
   }
 
   async acquire(key: string, owner: string, leaseUntil: number, now: number): Promise<LockOutcome> {
+    const outcome = await this.acquireIn(this.currentTable(), key, owner, leaseUntil, now);
+    if (outcome.status !== 'absent' || !this.rotation) return outcome;
+    return (await this.moveForward(key)) ? this.acquireIn(this.currentTable(), key, owner, leaseUntil, now) : outcome;
+  }
+
+  private async acquireIn(table: string, key: string, owner: string, leaseUntil: number, now: number): Promise<LockOutcome> {
     const u = new UpdateExpressionBuilder();
     u.set(u.name(ATTR.lockOwner), owner).set(u.name(ATTR.lockExpires), leaseUntil).add(u.name(ATTR.version), 1);
     const free = `(attribute_not_exists(${u.name(ATTR.lockOwner)}) OR ${u.name(ATTR.lockExpires)} < ${u.value(now)})`;
     const condition = `attribute_exists(${u.name(ATTR.key)}) AND ${u.name(ATTR.expiresAt)} > ${u.value(Math.floor(now / 1000))} AND ${free}`;
-    const result = await this.write(key, u, condition, 'ALL_NEW');
+    const result = await this.write(table, key, u, condition, 'ALL_NEW');
     if (result.applied) return { status: 'locked', session: toStoredSession(result.item!) };
     const current = result.current && toStoredSession(result.current);
     if (!current || current.expiresAt * 1000 <= now) return { status: 'absent' };
@@ -125,12 +173,46 @@ export class DynamoDbStore extends SessionStore {
   async release(key: string, owner: string): Promise<void> {
     const u = new UpdateExpressionBuilder();
     u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires)).add(u.name(ATTR.version), 1);
-    await this.write(key, u, `${u.name(ATTR.lockOwner)} = ${u.value(owner)}`);
+    await this.write(this.currentTable(), key, u, `${u.name(ATTR.lockOwner)} = ${u.value(owner)}`);
   }
 
-  private async read(key: string, consistent: boolean): Promise<Item | undefined> {
-    const { Item } = await this.call('GetItem', this.options.readTimeout, (o) =>
-      this.documents.send(new GetCommand({ TableName: this.tableName, Key: this.keyOf(key), ConsistentRead: consistent }), o));
+  /**
+   * Rotation: copies a session from the previous table into the current one
+   * (only if it is not there yet, so concurrent movers agree). True when the
+   * current table now has it.
+   */
+  private async moveForward(key: string): Promise<boolean> {
+    const previous = this.rotation!.previous();
+    const item = await this.read(previous, key, true);
+    if (!item || Number(item[ATTR.expiresAt]) * 1000 <= this.options.now()) return false;
+    const u = new UpdateExpressionBuilder();
+    for (const [name, value] of Object.entries(item)) {
+      if (name !== ATTR.key && name !== ATTR.writeToken) u.set(u.name(name), value);
+    }
+    await this.write(this.currentTable(), key, u, `attribute_not_exists(${u.name(ATTR.key)})`);
+    return true; // written now, or by a concurrent request a moment ago
+  }
+
+  private currentTable(): string {
+    return this.rotation ? this.rotation.current() : this.tableName;
+  }
+
+  /** Where a session may be: the table, or the current then the previous rotated table. */
+  private readTables(): string[] {
+    return this.rotation ? [this.rotation.current(), this.rotation.previous()] : [this.tableName];
+  }
+
+  private scheduleRotation(logger: Logger): void {
+    const period = this.options.rotation!.period * 1000;
+    this.rotationTimer = setInterval(() => {
+      this.rotation!.rotate().catch((e: unknown) => logger.warn(`session table rotation failed, retrying: ${(e as Error).message}`));
+    }, Math.min(60_000, period / 10));
+    this.rotationTimer.unref();
+  }
+
+  private async read(table: string, key: string, consistent: boolean): Promise<Item | undefined> {
+    const { Item } = await this.call(table, 'GetItem', this.options.readTimeout, (o) =>
+      this.documents.send(new GetCommand({ TableName: table, Key: this.keyOf(key), ConsistentRead: consistent }), o));
     return Item;
   }
 
@@ -140,13 +222,13 @@ export class DynamoDbStore extends SessionStore {
    * timeout or dropped connection may hide an applied write: the item is read
    * back, and our token there means it landed.
    */
-  private async write(key: string, u: UpdateExpressionBuilder, condition: string, returnValues?: 'ALL_NEW'): Promise<WriteResult> {
+  private async write(table: string, key: string, u: UpdateExpressionBuilder, condition: string, returnValues?: 'ALL_NEW'): Promise<WriteResult> {
     const token = nextWriteToken();
     u.set(u.name(ATTR.writeToken), token);
     try {
-      const output = await this.call('UpdateItem', this.options.writeTimeout, (o) =>
+      const output = await this.call(table, 'UpdateItem', this.options.writeTimeout, (o) =>
         this.documents.send(new UpdateCommand({
-          TableName: this.tableName,
+          TableName: table,
           Key: this.keyOf(key),
           UpdateExpression: u.expression(),
           ConditionExpression: condition,
@@ -165,7 +247,7 @@ export class DynamoDbStore extends SessionStore {
         return { applied: false, current };
       }
       if (e instanceof SessionStoreUnavailableError && isAmbiguous(e.cause)) {
-        const landed = await this.read(key, true).then((item) => (item?.[ATTR.writeToken] === token ? item : undefined), () => undefined);
+        const landed = await this.read(table, key, true).then((item) => (item?.[ATTR.writeToken] === token ? item : undefined), () => undefined);
         if (landed) return { applied: true, item: landed };
       }
       throw e;
@@ -176,7 +258,7 @@ export class DynamoDbStore extends SessionStore {
    * Runs one DynamoDB call under a deadline that covers the SDK's retries too,
    * after the startup table check, and types its failure.
    */
-  private async call<T>(operation: string, timeoutMs: number, send: (options: SendOptions) => Promise<T>): Promise<T> {
+  private async call<T>(table: string, operation: string, timeoutMs: number, send: (options: SendOptions) => Promise<T>): Promise<T> {
     await this.bootstrap;
     // A timer cleared on completion, rather than AbortSignal.timeout, which keeps one alive per call for the full deadline.
     const deadline = new AbortController();
@@ -185,7 +267,7 @@ export class DynamoDbStore extends SessionStore {
       return await send({ abortSignal: deadline.signal });
     } catch (e) {
       if (isConditionFailure(e)) throw e; // an answer, not a failure: the caller decides
-      throw toStoreError(e, operation, this.tableName, this.regionName);
+      throw toStoreError(e, operation, table, this.regionName);
     } finally {
       clearTimeout(timer);
     }

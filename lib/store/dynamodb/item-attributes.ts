@@ -7,6 +7,7 @@ export const ATTR = {
   lastAccessedAt: 'lastAccessedAt',
   expiresAt: 'expiresAt',
   absoluteExpiresAt: 'absoluteExpiresAt',
+  maxInactiveInterval: 'maxInactiveInterval',
   writeToken: 'writeToken',
   lockOwner: 'lockOwner',
   lockExpires: 'lockExpires',

@@ -14,6 +14,7 @@ export function toStoredSession(item: Item): StoredSession {
     lastAccessedAt: Number(item[ATTR.lastAccessedAt]),
     expiresAt: Number(item[ATTR.expiresAt]),
     absoluteExpiresAt: optionalNumber(ATTR.absoluteExpiresAt),
+    maxInactiveInterval: optionalNumber(ATTR.maxInactiveInterval),
     lockOwner: item[ATTR.lockOwner] as string | undefined,
     lockExpires: optionalNumber(ATTR.lockExpires),
   };

@@ -39,6 +39,14 @@ export interface DynamoDbStoreOptions {
   maxAttempts?: number;
   /** Seconds to wait at startup for a created table to become ACTIVE. Default 120. */
   tableReadyTimeout?: number;
+  /** 'ttl' (default): one table, DynamoDB TTL on expiresAt. 'rotation': EnergyHub's table per period. */
+  expiry?: 'ttl' | 'rotation';
+  /** Rotation: tables are named `<tableBaseName>_<periodStartEpochSeconds>`. Default 'dynamo-sessions' (seed: tableBaseName). */
+  tableBaseName?: string;
+  /** Rotation: the period in seconds; must equal the sessions' maxInactiveInterval. */
+  rotationPeriod?: number;
+  /** Rotation: the clock (epoch ms), injectable so tests cross period boundaries without waiting. */
+  now?: () => number;
 }
 
 export const STORE_DEFAULTS = {

@@ -22,12 +22,16 @@ export interface ResolvedStoreOptions {
   readonly writeTimeout: number;
   readonly maxAttempts: number;
   readonly tableReadyTimeout: number;
+  /** Set for expiry 'rotation'. */
+  readonly rotation: { readonly tableBaseName: string; readonly period: number } | undefined;
+  readonly now: () => number;
 }
 
 const KNOWN = new Set<string>([
   'tableName', 'region', 'endpoint', 'client', 'credentials', 'awsAccessKey', 'awsSecretKey', 'awsCredentialsFile',
   'createIfNotExist', 'readCapacityUnits', 'writeCapacityUnits', 'requestsPerSecond', 'sessionSize',
   'eventualConsistency', 'keyPrefix', 'readTimeout', 'writeTimeout', 'maxAttempts', 'tableReadyTimeout',
+  'expiry', 'tableBaseName', 'rotationPeriod', 'now',
 ]);
 // DynamoDB table names: 3-255 of letters, digits, '_', '-', '.'.
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
@@ -57,12 +61,38 @@ export function resolveStoreOptions(input: DynamoDbStoreOptions): ResolvedStoreO
   for (const flag of ['createIfNotExist', 'eventualConsistency'] as const) {
     if (input[flag] !== undefined && typeof input[flag] !== 'boolean') problems.push(`${flag} must be a boolean`);
   }
+  const rotation = resolveRotation(input, problems);
+  if (input.now !== undefined && typeof input.now !== 'function') problems.push('now must be a function returning epoch milliseconds');
   if (problems.length > 0) throw new SessionConfigError(problems);
   return {
+    rotation, now: input.now ?? Date.now,
     tableName, region: input.region, endpoint: input.endpoint, credentials,
     createIfNotExist: input.createIfNotExist ?? true, billing,
     eventualConsistency: input.eventualConsistency ?? false, keyPrefix, readTimeout, writeTimeout, maxAttempts, tableReadyTimeout,
   };
+}
+
+function resolveRotation(input: DynamoDbStoreOptions, problems: string[]): ResolvedStoreOptions['rotation'] {
+  const expiry = input.expiry ?? 'ttl';
+  if (expiry !== 'ttl' && expiry !== 'rotation') {
+    problems.push(`expiry must be 'ttl' or 'rotation', got ${describe(expiry)}`);
+    return undefined;
+  }
+  if (expiry === 'ttl') {
+    for (const k of ['tableBaseName', 'rotationPeriod'] as const) if (input[k] !== undefined) problems.push(`${k} is only used with expiry: 'rotation'`);
+    return undefined;
+  }
+  if (input.tableName !== undefined) problems.push(`with expiry: 'rotation' tables are named from tableBaseName, not tableName`);
+  if (input.createIfNotExist === false) problems.push(`expiry: 'rotation' creates a table every period, so createIfNotExist cannot be false`);
+  const tableBaseName = input.tableBaseName ?? STORE_DEFAULTS.tableName;
+  if (typeof tableBaseName !== 'string' || !TABLE_NAME.test(`${tableBaseName}_1700000000`)) problems.push(`tableBaseName must be a valid table name prefix`);
+  if (input.rotationPeriod === undefined) {
+    problems.push(`expiry: 'rotation' needs rotationPeriod (seconds), equal to the sessions' maxInactiveInterval`);
+    return undefined;
+  }
+  const period = positiveInteger('rotationPeriod', input.rotationPeriod, 3600, problems);
+  if (period < 60) problems.push(`rotationPeriod must be at least 60 seconds (creating a table can take a minute)`);
+  return { tableBaseName, period };
 }
 
 /** Precedence as in the AWS seed: explicit keys, then the credentials file, then the SDK's default chain. */

@@ -12,6 +12,8 @@ export interface TableSpec {
   readonly billing: Billing;
   readonly createIfNotExist: boolean;
   readonly readyTimeoutSeconds: number;
+  /** Rotated tables are dropped whole and need no TTL. Default true. */
+  readonly enableTtl?: boolean;
 }
 
 /**
@@ -34,7 +36,7 @@ export async function ensureTable(client: DynamoDBClient, spec: TableSpec, logge
     if ((e as Error).name !== 'ResourceInUseException') throw e; // another instance is creating it
   }
   await waitForActive(client, spec);
-  await enableTtl(client, spec.tableName);
+  if (spec.enableTtl !== false) await enableTtl(client, spec.tableName);
 }
 
 export function createTableInput(spec: Pick<TableSpec, 'tableName' | 'billing'>): ConstructorParameters<typeof CreateTableCommand>[0] {

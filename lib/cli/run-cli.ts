@@ -1,0 +1,79 @@
+import { parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createTable } from './create-table';
+import { describeTable } from './describe-table';
+import { purgeExpired } from './purge-expired';
+
+export interface CliOutput {
+  log(line: string): void;
+  error(line: string): void;
+}
+
+const USAGE = `Usage: dynamo-session <command> --table NAME [--region REGION] [--endpoint URL]
+
+Commands:
+  create-table    create the session table (on-demand, or --read-capacity/--write-capacity) with TTL on expiresAt
+  describe        billing mode, TTL status, approximate item count and size
+  purge-expired   delete items whose expiresAt has passed, for tables without TTL (--dry-run to count only)
+`;
+
+/** The CLI as a function, so tests run it in-process. Resolves with the exit code. */
+export async function runCli(argv: readonly string[], out: CliOutput, now: () => number = Date.now): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        table: { type: 'string' }, region: { type: 'string' }, endpoint: { type: 'string' },
+        'read-capacity': { type: 'string' }, 'write-capacity': { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean' },
+      },
+    });
+  } catch (e) {
+    out.error(`${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || !command) {
+    (values.help ? out.log : out.error)(USAGE);
+    return values.help ? 0 : 2;
+  }
+  if (!values.table) {
+    out.error(`--table is required\n${USAGE}`);
+    return 2;
+  }
+  const client = new DynamoDBClient({
+    ...(values.region !== undefined && { region: values.region }),
+    ...(values.endpoint !== undefined && { endpoint: values.endpoint }),
+  });
+  try {
+    switch (command) {
+      case 'create-table':
+        await createTable(client, values.table, values.region ?? 'the default region', capacity(values['read-capacity'], values['write-capacity']), out);
+        return 0;
+      case 'describe':
+        await describeTable(client, values.table, out);
+        return 0;
+      case 'purge-expired':
+        await purgeExpired(client, values.table, now, values['dry-run'] === true, out);
+        return 0;
+      default:
+        out.error(`unknown command "${command}"\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    out.error(`${command} failed: ${(e as Error).name}: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    client.destroy();
+  }
+}
+
+function capacity(read: string | undefined, write: string | undefined): { read: number; write: number } | undefined {
+  if (read === undefined && write === undefined) return undefined;
+  const r = Number(read);
+  const w = Number(write);
+  if (!Number.isInteger(r) || !Number.isInteger(w) || r <= 0 || w <= 0) throw new Error('--read-capacity and --write-capacity go together, as positive whole numbers');
+  return { read: r, write: w };
+}
