@@ -40,8 +40,11 @@ export class SessionStoreError extends SessionError {
 /** The store did not answer in time, throttled past the SDK's retries, or is down. */
 export class SessionStoreUnavailableError extends SessionStoreError {
   override readonly status: number = 503;
-  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  /** DynamoDB throttled past the SDK's retries (rather than timing out or being unreachable). */
+  readonly throttled: boolean;
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number; throttled?: boolean }) {
     super(message, options);
+    this.throttled = options?.throttled ?? false;
     this.headers['Retry-After'] = String(options?.retryAfterSeconds ?? 1);
   }
 }

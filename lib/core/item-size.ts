@@ -11,13 +11,19 @@ const METADATA_BYTES = 512;
 const MAP_BYTES = 3;
 const MAP_ENTRY_BYTES = 1;
 
+/** The item's size in bytes, counted as DynamoDB does, from its attribute sizes. */
+export function itemBytes(sizes: ReadonlyMap<string, number>): number {
+  let total = METADATA_BYTES + MAP_BYTES;
+  for (const [name, bytes] of sizes) total += Buffer.byteLength(name, 'utf8') + bytes + MAP_ENTRY_BYTES;
+  return total;
+}
+
 /**
  * Sizes the item the way DynamoDB counts it and refuses it before any write,
  * naming the largest attributes so the fix is obvious.
  */
 export function assertItemFits(sizes: ReadonlyMap<string, number>): void {
-  let total = METADATA_BYTES + MAP_BYTES;
-  for (const [name, bytes] of sizes) total += Buffer.byteLength(name, 'utf8') + bytes + MAP_ENTRY_BYTES;
+  const total = itemBytes(sizes);
   if (total <= MAX_ITEM_BYTES) return;
   const largest: AttributeSize[] = [...sizes]
     .map(([name, bytes]) => ({ name, bytes }))

@@ -1,5 +1,7 @@
 import type { SessionStore } from '../store/session-store';
+import type { StatsD } from 'hot-shots';
 import type { Logger } from './logger';
+import type { Metrics, StatsdOptions } from './metrics';
 
 export type Pattern = string | RegExp;
 export type SameSite = 'lax' | 'strict' | 'none' | false;
@@ -66,6 +68,14 @@ export interface SessionOptions {
   /** Retries of a commit whose guarded attributes changed meanwhile (merge functions only). Default 5. */
   maxCommitRetries?: number;
   logger?: Logger;
+  /** Metrics to statsd via hot-shots: `{ host, port, prefix }` (seed: statsdHost/statsdPort) or your StatsD client. */
+  statsd?: StatsdOptions | StatsD;
+  /** Log loaded and saved attributes at debug level (seed: logSessionContents). Default false. */
+  logSessionContents?: boolean;
+  /** Attribute keys masked, at any depth, in logged session contents. */
+  redact?: readonly string[];
+  /** Only attributes whose name matches are stored; others live for the request only (MSM: sessionAttributeFilter). */
+  attributeFilter?: Pattern;
   /** Milliseconds since the epoch; injectable so tests can cross expiry boundaries without waiting. */
   now?: () => number;
 }
@@ -99,6 +109,10 @@ export interface ResolvedSessionOptions {
   readonly onConflict: OnConflict;
   readonly maxCommitRetries: number;
   readonly logger: Logger;
+  readonly metrics: Metrics | undefined;
+  readonly logSessionContents: boolean;
+  readonly redact: ReadonlySet<string>;
+  readonly attributeFilter: RegExp | undefined;
   readonly now: () => number;
 }
 

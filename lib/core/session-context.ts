@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { jitteredDelay, sleep } from './backoff';
 import { conflictingAttributes, mergeConflicts, rejectConflict } from './conflicts';
-import { SessionConflictError, SessionStoreError } from './errors';
+import { performance } from 'node:perf_hooks';
+import { SessionConflictError, SessionStoreError, SessionStoreUnavailableError } from './errors';
+import { redacted } from './redact';
 import type { SessionEvents } from './events';
 import type { HeaderList, IdTransport, RequestHeaders } from './id-transport';
 import { generateSessionId, storageKeyOf } from './ids';
-import { assertItemFits } from './item-size';
+import { assertItemFits, itemBytes } from './item-size';
 import { acquireLease } from './lease';
 import type { ResolvedSessionOptions } from './options';
 import { matchesAny } from './patterns';
@@ -79,6 +81,8 @@ export class SessionContext implements SessionState {
   /** This session's own idle timeout, set by setMaxInactiveInterval() or loaded with it. */
   private ownMaxInactiveInterval: number | undefined;
   private maxInactiveIntervalChanged = false;
+  principal: string | undefined;
+  private principalChanged = false;
   /** The lease this request holds under locking, until a commit releases it. */
   private lease: { key: string; owner: string } | undefined;
   private forceTouch = false;
@@ -97,7 +101,7 @@ export class SessionContext implements SessionState {
   /** The session, loaded on the first call; later calls return the same promise. */
   load(): Promise<Session> {
     if (!this.loading) {
-      this.loading = this.loadOnce();
+      this.loading = this.measured('load', () => this.loadOnce());
       // A handler may start a load it never awaits; its failure must not become an unhandled rejection.
       this.loading.catch(() => undefined);
     }
@@ -119,7 +123,7 @@ export class SessionContext implements SessionState {
    * Under locking the first commit releases the lease, whatever happens.
    */
   commit(): Promise<CommitResult> {
-    const next = this.commitChain.then(() => this.commitOnce());
+    const next = this.commitChain.then(() => this.measured('commit', () => this.commitOnce()));
     this.commitChain = next.catch(() => undefined);
     return next;
   }
@@ -149,8 +153,31 @@ export class SessionContext implements SessionState {
     this.maxInactiveIntervalChanged = true;
   }
 
+  setPrincipal(principal: string | null): void {
+    if (principal !== null && (typeof principal !== 'string' || principal === '')) {
+      throw new TypeError('setPrincipal needs a non-empty string (a user id), or null');
+    }
+    this.principal = principal ?? undefined;
+    this.principalChanged = true;
+  }
+
   get maxInactiveInterval(): number {
     return this.ownMaxInactiveInterval ?? this.runtime.options.maxInactiveInterval;
+  }
+
+  /** Times a phase and counts store failures, when metrics are configured. */
+  private async measured<T>(phase: 'load' | 'commit', run: () => Promise<T>): Promise<T> {
+    const metrics = this.runtime.options.metrics;
+    if (!metrics) return run();
+    const started = performance.now();
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof SessionStoreError) metrics.increment(error instanceof SessionStoreUnavailableError && error.throttled ? 'throttle' : 'store_error');
+      throw error;
+    } finally {
+      metrics.timing(phase, performance.now() - started);
+    }
   }
 
   private async loadOnce(): Promise<Session> {
@@ -193,9 +220,10 @@ export class SessionContext implements SessionState {
       return options.store.get(key);
     }
     const owner = randomBytes(12).toString('base64url');
-    const stored = await acquireLease(options.store, key, owner, options, () =>
-      options.logger.debug(`waiting for the lock of session ${key}`),
-    );
+    const stored = await acquireLease(options.store, key, owner, options, () => {
+      options.metrics?.increment('lock_wait');
+      options.logger.debug(`waiting for the lock of session ${key}`);
+    });
     if (stored) this.lease = { key, owner };
     return stored;
   }
@@ -227,6 +255,8 @@ export class SessionContext implements SessionState {
     );
     this.baseline = { key, times: stored, fingerprints, values };
     this.ownMaxInactiveInterval = stored.maxInactiveInterval;
+    this.principal = stored.principal;
+    if (options.logSessionContents) options.logger.debug(`session ${key} loaded`, redacted(attributes, options.redact));
     this.session = createSessionObject(this, attributes);
     return this.session;
   }
@@ -254,7 +284,8 @@ export class SessionContext implements SessionState {
     const expiresAt = this.idleDeadline(now, base.times.absoluteExpiresAt);
     const touchOnly = delta.set.size === 0 && delta.remove.length === 0;
     const intervalChanged = this.maxInactiveIntervalChanged;
-    if (touchOnly && !this.forceTouch && !intervalChanged && expiresAt - base.times.expiresAt < options.touchAfter) {
+    const principalChanged = this.principalChanged;
+    if (touchOnly && !this.forceTouch && !intervalChanged && !principalChanged && expiresAt - base.times.expiresAt < options.touchAfter) {
       return this.reissueId ? this.issueId() : NOTHING;
     }
     const lockOwner = this.lease?.owner;
@@ -267,6 +298,7 @@ export class SessionContext implements SessionState {
         ...(delta.expected && { expected: delta.expected }),
         ...(lockOwner !== undefined && { lockOwner }),
         ...(intervalChanged && { maxInactiveInterval: this.maxInactiveInterval }),
+        ...(principalChanged && { principal: this.principal ?? null }),
       });
       if (outcome.status === 'stored') break;
       if (lockOwner !== undefined) this.lease = undefined; // gone or taken over: not ours to release any more
@@ -282,6 +314,7 @@ export class SessionContext implements SessionState {
     }
     if (lockOwner !== undefined) this.lease = undefined;
     this.advanceBaseline(base, delta, expiresAt);
+    this.recordSave(base.key, base.values, delta.set);
     events.emit('saved', { key: base.key, changed: [...delta.set.keys()], removed: delta.remove, touchOnly });
     // A persistent cookie follows the session's expiry; a browser-session cookie need not be re-sent.
     const persistent = options.cookie.maxAge !== undefined || this.ownMaxInactiveInterval !== undefined;
@@ -342,6 +375,17 @@ export class SessionContext implements SessionState {
     base.times = { ...base.times, expiresAt };
     this.forceTouch = false;
     this.maxInactiveIntervalChanged = false;
+    this.principalChanged = false;
+  }
+
+  /** After a write: the item's size for metrics, and what was saved for logSessionContents. */
+  private recordSave(key: string, values: ReadonlyMap<string, StoredValue>, written: ReadonlyMap<string, StoredValue>): void {
+    const { metrics, logSessionContents, logger, redact } = this.runtime.options;
+    metrics?.histogram('item_size_bytes', itemBytes(new Map([...values].map(([n, v]) => [n, storedSize(v)]))));
+    if (logSessionContents && written.size > 0) {
+      const session = this.session!;
+      logger.debug(`session ${key} saved`, redacted(Object.fromEntries([...written.keys()].map((n) => [n, session[n]])), redact));
+    }
   }
 
   private async commitNewItem(encoded: Map<string, Encoded>, now: number): Promise<CommitResult> {
@@ -362,6 +406,7 @@ export class SessionContext implements SessionState {
       expiresAt: this.idleDeadline(now, absoluteExpiresAt),
       absoluteExpiresAt,
       maxInactiveInterval: this.ownMaxInactiveInterval,
+      principal: this.principal,
     };
     await options.store.create(key, { ...times, lastAccessedAt: now, data: Object.fromEntries(data) });
     // Only now that the new item exists: a failed create leaves the old session intact.
@@ -376,6 +421,8 @@ export class SessionContext implements SessionState {
     this.carriedTimes = undefined;
     this.forceTouch = false;
     this.maxInactiveIntervalChanged = false;
+    this.principalChanged = false;
+    this.recordSave(key, data, data);
     events.emit('created', { key });
     return this.issueId();
   }
@@ -388,6 +435,8 @@ export class SessionContext implements SessionState {
     if (!keepTimes) {
       this.carriedTimes = undefined;
       this.ownMaxInactiveInterval = undefined;
+      this.principal = undefined;
+      this.principalChanged = false;
     }
     this.baseline = undefined;
   }
@@ -420,7 +469,11 @@ export class SessionContext implements SessionState {
 
   private encodeAttributes(session: Session): Map<string, Encoded> {
     const encoded = new Map<string, Encoded>();
-    for (const [name, value] of attributesOf(session)) encoded.set(name, this.runtime.serializer.encode(value, name));
+    const filter = this.runtime.options.attributeFilter;
+    for (const [name, value] of attributesOf(session)) {
+      // Attributes the filter does not name live for this request only.
+      if (filter === undefined || filter.test(name)) encoded.set(name, this.runtime.serializer.encode(value, name));
+    }
     return encoded;
   }
 

@@ -23,9 +23,19 @@ export class SessionManager {
       options: this.options,
       signer: new IdSigner(this.options.secrets),
       transport: this.options.idHeader ? new HeaderTransport(this.options.idHeader) : new CookieTransport(this.options.cookie),
-      serializer: jsonSerializer,
+      serializer: this.options.store.serializer ?? jsonSerializer,
       events: this.events,
     };
+    const metrics = this.options.metrics;
+    if (metrics) {
+      // Counters follow the events, so the two never disagree.
+      this.events.on('created', () => metrics.increment('created'));
+      this.events.on('saved', () => metrics.increment('saved'));
+      this.events.on('destroyed', () => metrics.increment('destroyed'));
+      this.events.on('expired', () => metrics.increment('expired'));
+      this.events.on('invalid', () => metrics.increment('invalid_cookie'));
+      this.events.on('conflict', () => metrics.increment('conflict'));
+    }
   }
 
   get store(): ResolvedSessionOptions['store'] {

@@ -26,13 +26,17 @@ export interface SessionControls {
   setMaxInactiveInterval(seconds: number): void;
   /** The idle timeout in force for this session, in seconds. */
   readonly maxInactiveInterval: number;
+  /** Ties the session to a user, so `store.findByPrincipal` / `destroyByPrincipal` find it; null unties it. */
+  setPrincipal(principal: string | null): void;
+  /** The user set with setPrincipal, if any. */
+  readonly principal: string | undefined;
 }
 
 export type Session<T extends object = SessionData> = T & SessionControls;
 
 /** Names a stored attribute may not have, since the controls live under them. */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set([
-  'id', 'isNew', 'regenerate', 'destroy', 'touch', 'setMaxInactiveInterval', 'maxInactiveInterval',
+  'id', 'isNew', 'regenerate', 'destroy', 'touch', 'setMaxInactiveInterval', 'maxInactiveInterval', 'setPrincipal', 'principal',
 ]);
 
 /** What the controls act on; owned by the request's SessionContext. */
@@ -40,10 +44,12 @@ export interface SessionState {
   id: string;
   isNew: boolean;
   readonly maxInactiveInterval: number;
+  readonly principal: string | undefined;
   regenerate(): void;
   destroy(): void;
   touch(): void;
   setMaxInactiveInterval(seconds: number): void;
+  setPrincipal(principal: string | null): void;
 }
 
 export function createSessionObject(state: SessionState, attributes: Record<string, unknown>): Session {
@@ -56,6 +62,8 @@ export function createSessionObject(state: SessionState, attributes: Record<stri
     touch: { value: () => state.touch(), enumerable: false },
     setMaxInactiveInterval: { value: (seconds: number) => state.setMaxInactiveInterval(seconds), enumerable: false },
     maxInactiveInterval: { get: () => state.maxInactiveInterval, enumerable: false },
+    setPrincipal: { value: (principal: string | null) => state.setPrincipal(principal), enumerable: false },
+    principal: { get: () => state.principal, enumerable: false },
   });
   Object.assign(session, attributes);
   return session;

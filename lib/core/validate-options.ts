@@ -10,11 +10,13 @@ import {
   SessionOptions,
 } from './options';
 import { compilePatterns, describe } from './patterns';
+import { createMetrics } from './metrics';
 
 const KNOWN_OPTIONS = new Set<string>([
   'store', 'secrets', 'cookie', 'idHeader', 'maxInactiveInterval', 'absoluteTimeout', 'touchAfter',
   'ignoreUris', 'ignoreHeaders', 'compressThreshold', 'onStoreError', 'logger', 'now',
   'locking', 'lockExpiration', 'lockTimeout', 'onConflict', 'maxCommitRetries',
+  'statsd', 'logSessionContents', 'redact', 'attributeFilter',
 ]);
 const KNOWN_COOKIE_OPTIONS = new Set<string>(['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain', 'maxAge']);
 const HINTS: Record<string, string> = {
@@ -74,6 +76,16 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
   }
   const maxCommitRetries = nonNegativeInteger('maxCommitRetries', input.maxCommitRetries, DEFAULTS.maxCommitRetries, problems);
   const logger = resolveLogger(input.logger, problems);
+  const statsd = input.statsd;
+  if (statsd !== undefined && (typeof statsd !== 'object' || statsd === null)) problems.push('statsd must be { host, port, prefix } or a hot-shots StatsD client');
+  if (statsd !== undefined && typeof statsd === 'object' && statsd !== null && 'port' in statsd && statsd.port !== undefined) {
+    positiveInteger('statsd.port', statsd.port, 8125, problems);
+  }
+  if (input.logSessionContents !== undefined && typeof input.logSessionContents !== 'boolean') problems.push('logSessionContents must be a boolean');
+  const redact = input.redact ?? [];
+  if (!Array.isArray(redact) || redact.some((r) => typeof r !== 'string')) problems.push('redact must be an array of attribute keys');
+  const attributeFilter = compilePatterns('attributeFilter', input.attributeFilter);
+  problems.push(...attributeFilter.problems);
   if (input.now !== undefined && typeof input.now !== 'function') problems.push(`now must be a function returning epoch milliseconds`);
   const store = resolveStore(input.store, problems);
   const required = store?.requiredMaxInactiveInterval;
@@ -100,6 +112,10 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     onConflict,
     maxCommitRetries,
     logger,
+    metrics: createMetrics(statsd, logger),
+    logSessionContents: input.logSessionContents ?? false,
+    redact: new Set(Array.isArray(redact) ? redact : []),
+    attributeFilter: attributeFilter.patterns[0],
     now: input.now ?? Date.now,
   });
 }

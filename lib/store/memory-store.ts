@@ -1,6 +1,12 @@
+import type { Serializer } from '../core/serializer';
 import {
-  LockOutcome, NewSession, sameStoredValue, SessionStore, SessionUpdate, StoredSession, StoredValue, UpdateOutcome,
+  LockOutcome, NewSession, PrincipalSession, sameStoredValue, SessionStore, SessionUpdate, StoredSession, StoredValue, UpdateOutcome,
 } from './session-store';
+
+export interface MemoryStoreOptions {
+  /** Encodes attribute values (default JSON), as DynamoDbStore's option. */
+  serializer?: Serializer;
+}
 
 const SWEEP_EVERY_WRITES = 1000;
 
@@ -12,6 +18,14 @@ const SWEEP_EVERY_WRITES = 1000;
 export class MemoryStore extends SessionStore {
   private readonly items = new Map<string, StoredSession>();
   private writesSinceSweep = 0;
+
+  constructor(private readonly options: MemoryStoreOptions = {}) {
+    super();
+  }
+
+  override get serializer(): Serializer | undefined {
+    return this.options.serializer;
+  }
 
   get size(): number {
     return this.items.size;
@@ -41,6 +55,7 @@ export class MemoryStore extends SessionStore {
     const next: StoredSession = {
       ...item, data, version: item.version + 1, lastAccessedAt: update.lastAccessedAt, expiresAt: update.expiresAt,
       ...(update.maxInactiveInterval !== undefined && { maxInactiveInterval: update.maxInactiveInterval }),
+      ...(update.principal !== undefined && { principal: update.principal ?? undefined }),
     };
     this.items.set(key, update.lockOwner === undefined ? next : { ...next, lockOwner: undefined, lockExpires: undefined });
     this.afterWrite(update.now);
@@ -63,6 +78,18 @@ export class MemoryStore extends SessionStore {
   async release(key: string, owner: string): Promise<void> {
     const item = this.items.get(key);
     if (item?.lockOwner === owner) this.items.set(key, { ...item, lockOwner: undefined, lockExpires: undefined });
+  }
+
+  async findByPrincipal(principal: string, now = Date.now()): Promise<PrincipalSession[]> {
+    return [...this.items]
+      .filter(([, item]) => item.principal === principal && item.expiresAt * 1000 > now)
+      .map(([key, { createdAt, lastAccessedAt, expiresAt }]) => ({ key, createdAt, lastAccessedAt, expiresAt }));
+  }
+
+  async destroyByPrincipal(principal: string): Promise<number> {
+    const keys = [...this.items].filter(([, item]) => item.principal === principal).map(([key]) => key);
+    for (const key of keys) this.items.delete(key);
+    return keys.length;
   }
 
   private afterWrite(now: number): void {

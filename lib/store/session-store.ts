@@ -1,3 +1,5 @@
+import type { Serializer } from '../core/serializer';
+
 /** An attribute value as stored: serializer text, or bytes with a format marker (see core/stored-value). */
 export type StoredValue = string | Uint8Array;
 
@@ -12,6 +14,8 @@ export interface SessionTimes {
   readonly absoluteExpiresAt?: number | undefined;
   /** Seconds: this session's own idle timeout ("remember me"), when it has one. */
   readonly maxInactiveInterval?: number | undefined;
+  /** The user the session belongs to, for find/destroy by principal. */
+  readonly principal?: string | undefined;
 }
 
 export interface StoredSession extends SessionTimes {
@@ -37,6 +41,8 @@ export interface SessionUpdate {
   readonly now: number;
   /** Set when the session's own idle timeout changed. */
   readonly maxInactiveInterval?: number;
+  /** Set when the principal changed; null removes it. */
+  readonly principal?: string | null;
   /**
    * Optimistic guards: each attribute must still hold this stored value
    * (`null`: still be absent). Only the attributes this request changed are guarded.
@@ -52,6 +58,14 @@ export type UpdateOutcome =
   | { readonly status: 'gone' }
   /** A guard failed (an expected value changed, or the lease is no longer ours); `current` is the item now. */
   | { readonly status: 'conflict'; readonly current: StoredSession };
+
+/** A session found by principal: its storage key (the id's SHA-256) and times, never the id. */
+export interface PrincipalSession {
+  readonly key: string;
+  readonly createdAt: number;
+  readonly lastAccessedAt: number;
+  readonly expiresAt: number;
+}
 
 export type LockOutcome =
   | { readonly status: 'locked'; readonly session: StoredSession }
@@ -77,6 +91,15 @@ export abstract class SessionStore {
   abstract acquire(key: string, owner: string, leaseUntil: number, now: number): Promise<LockOutcome>;
   /** Gives the lease back if `owner` still holds it. */
   abstract release(key: string, owner: string): Promise<void>;
+  /** The unexpired sessions of a user (`session.setPrincipal(userId)`). */
+  abstract findByPrincipal(principal: string, now?: number): Promise<PrincipalSession[]>;
+  /** Deletes every session of a user ("sign out everywhere"); resolves with how many. */
+  abstract destroyByPrincipal(principal: string): Promise<number>;
+
+  /** How attribute values are encoded; undefined means JSON (see jsonSerializer). */
+  get serializer(): Serializer | undefined {
+    return undefined;
+  }
 
   /** Resolves when the store can serve requests (table exists, ...); rejects with the reason if it cannot. */
   ready(): Promise<void> {

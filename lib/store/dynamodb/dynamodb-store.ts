@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, NativeAttributeValue, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, NativeAttributeValue, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SessionStoreUnavailableError } from '../../core/errors';
 import { defaultLogger, Logger } from '../../core/logger';
-import { LockOutcome, NewSession, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../session-store';
-import { ATTR } from './item-attributes';
+import type { Serializer } from '../../core/serializer';
+import { LockOutcome, NewSession, PrincipalSession, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../session-store';
+import { ATTR, PRINCIPAL_INDEX } from './item-attributes';
 import { toStoredSession } from './item-codec';
 import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
 import { ResolvedStoreOptions, resolveStoreOptions } from './resolve-options';
@@ -43,10 +44,12 @@ export class DynamoDbStore extends SessionStore {
   private readonly rotation: TableRotation | undefined;
   private readonly bootstrap: Promise<void>;
   private rotationTimer: NodeJS.Timeout | undefined;
+  private readonly serializerOption: Serializer | undefined;
 
   constructor(options: DynamoDbStoreOptions = {}, logger: Logger = defaultLogger) {
     super();
     this.options = resolveStoreOptions(options);
+    this.serializerOption = options.serializer;
     const rotation = this.options.rotation;
     this.tableName = rotation?.tableBaseName ?? this.options.tableName;
     this.client = options.client ?? this.createClient();
@@ -75,6 +78,10 @@ export class DynamoDbStore extends SessionStore {
 
   override ready(): Promise<void> {
     return this.bootstrap;
+  }
+
+  override get serializer(): Serializer | undefined {
+    return this.serializerOption;
   }
 
   override get requiredMaxInactiveInterval(): number | undefined {
@@ -108,6 +115,7 @@ export class DynamoDbStore extends SessionStore {
       .set(u.name(ATTR.version), 1);
     if (session.absoluteExpiresAt !== undefined) u.set(u.name(ATTR.absoluteExpiresAt), session.absoluteExpiresAt);
     if (session.maxInactiveInterval !== undefined) u.set(u.name(ATTR.maxInactiveInterval), session.maxInactiveInterval);
+    if (session.principal !== undefined) u.set(u.name(ATTR.principal), session.principal);
     const result = await this.write(this.currentTable(), key, u, `attribute_not_exists(${u.name(ATTR.key)})`);
     if (!result.applied) {
       throw toStoreError(new Error('an item already exists under the new session key'), 'UpdateItem', this.tableName, this.regionName);
@@ -134,6 +142,8 @@ export class DynamoDbStore extends SessionStore {
     for (const name of update.remove) u.remove(`${u.name(ATTR.data)}.${u.name(name)}`);
     u.set(u.name(ATTR.lastAccessedAt), update.lastAccessedAt).set(u.name(ATTR.expiresAt), update.expiresAt).add(u.name(ATTR.version), 1);
     if (update.maxInactiveInterval !== undefined) u.set(u.name(ATTR.maxInactiveInterval), update.maxInactiveInterval);
+    if (update.principal === null) u.remove(u.name(ATTR.principal));
+    else if (update.principal !== undefined) u.set(u.name(ATTR.principal), update.principal);
     if (update.lockOwner !== undefined) {
       guards.push(`${u.name(ATTR.lockOwner)} = ${u.value(update.lockOwner)}`);
       u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires)); // the commit releases the lease
@@ -174,6 +184,49 @@ export class DynamoDbStore extends SessionStore {
     const u = new UpdateExpressionBuilder();
     u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires)).add(u.name(ATTR.version), 1);
     await this.write(this.currentTable(), key, u, `${u.name(ATTR.lockOwner)} = ${u.value(owner)}`);
+  }
+
+  /**
+   * Queries the sparse principal index (eventually consistent, as every index
+   * read is: a session created a moment ago may show up a moment later).
+   */
+  async findByPrincipal(principal: string, now = Date.now()): Promise<PrincipalSession[]> {
+    const found: PrincipalSession[] = [];
+    for (const table of this.readTables()) {
+      let start: Item | undefined;
+      do {
+        const page = await this.call(table, 'Query', this.options.readTimeout, (o) =>
+          this.documents.send(new QueryCommand({
+            TableName: table,
+            IndexName: PRINCIPAL_INDEX,
+            KeyConditionExpression: '#p = :p',
+            ExpressionAttributeNames: { '#p': ATTR.principal },
+            ExpressionAttributeValues: { ':p': principal },
+            ...(start && { ExclusiveStartKey: start }),
+          }), o));
+        for (const item of page.Items ?? []) {
+          const key = String(item[ATTR.key]);
+          // Another app's sessions in a shared table (keyPrefix) are not ours to list.
+          if (!key.startsWith(this.options.keyPrefix) || Number(item[ATTR.expiresAt]) * 1000 <= now) continue;
+          // Under rotation a session moved forward is in both tables: the current one, read first, wins.
+          if (found.some((f) => f.key === key.slice(this.options.keyPrefix.length))) continue;
+          found.push({
+            key: key.slice(this.options.keyPrefix.length),
+            createdAt: Number(item[ATTR.createdAt]),
+            lastAccessedAt: Number(item[ATTR.lastAccessedAt]),
+            expiresAt: Number(item[ATTR.expiresAt]),
+          });
+        }
+        start = page.LastEvaluatedKey;
+      } while (start);
+    }
+    return found;
+  }
+
+  async destroyByPrincipal(principal: string): Promise<number> {
+    const sessions = await this.findByPrincipal(principal, 0);
+    for (const { key } of sessions) await this.destroy(key);
+    return sessions.length;
   }
 
   /**

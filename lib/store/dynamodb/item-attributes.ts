@@ -9,6 +9,10 @@ export const ATTR = {
   absoluteExpiresAt: 'absoluteExpiresAt',
   maxInactiveInterval: 'maxInactiveInterval',
   writeToken: 'writeToken',
+  principal: 'principal',
   lockOwner: 'lockOwner',
   lockExpires: 'lockExpires',
 } as const;
+
+/** The sparse index behind findByPrincipal: only sessions with a principal are in it. */
+export const PRINCIPAL_INDEX = 'principal-index';

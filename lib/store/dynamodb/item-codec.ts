@@ -15,6 +15,7 @@ export function toStoredSession(item: Item): StoredSession {
     expiresAt: Number(item[ATTR.expiresAt]),
     absoluteExpiresAt: optionalNumber(ATTR.absoluteExpiresAt),
     maxInactiveInterval: optionalNumber(ATTR.maxInactiveInterval),
+    principal: item[ATTR.principal] as string | undefined,
     lockOwner: item[ATTR.lockOwner] as string | undefined,
     lockExpires: optionalNumber(ATTR.lockExpires),
   };

@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { Serializer } from '../../core/serializer';
 
 export interface DynamoDbStoreOptions {
   /** Default 'dynamo-sessions' (seed: Table). */
@@ -47,6 +48,11 @@ export interface DynamoDbStoreOptions {
   rotationPeriod?: number;
   /** Rotation: the clock (epoch ms), injectable so tests cross period boundaries without waiting. */
   now?: () => number;
+  /**
+   * Encodes each attribute value (MSM: transcoderFactoryClass). Default JSON. `encode` must be
+   * deterministic (equal values, equal output): dirty detection compares encodings.
+   */
+  serializer?: Serializer;
 }
 
 export const STORE_DEFAULTS = {

@@ -31,7 +31,7 @@ const KNOWN = new Set<string>([
   'tableName', 'region', 'endpoint', 'client', 'credentials', 'awsAccessKey', 'awsSecretKey', 'awsCredentialsFile',
   'createIfNotExist', 'readCapacityUnits', 'writeCapacityUnits', 'requestsPerSecond', 'sessionSize',
   'eventualConsistency', 'keyPrefix', 'readTimeout', 'writeTimeout', 'maxAttempts', 'tableReadyTimeout',
-  'expiry', 'tableBaseName', 'rotationPeriod', 'now',
+  'expiry', 'tableBaseName', 'rotationPeriod', 'now', 'serializer',
 ]);
 // DynamoDB table names: 3-255 of letters, digits, '_', '-', '.'.
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
@@ -62,6 +62,8 @@ export function resolveStoreOptions(input: DynamoDbStoreOptions): ResolvedStoreO
     if (input[flag] !== undefined && typeof input[flag] !== 'boolean') problems.push(`${flag} must be a boolean`);
   }
   const rotation = resolveRotation(input, problems);
+  const s = input.serializer;
+  if (s !== undefined && (typeof s?.encode !== 'function' || typeof s?.decode !== 'function')) problems.push('serializer must have encode(value, path) and decode(encoded, path)');
   if (input.now !== undefined && typeof input.now !== 'function') problems.push('now must be a function returning epoch milliseconds');
   if (problems.length > 0) throw new SessionConfigError(problems);
   return {

@@ -42,7 +42,7 @@ export function toStoreError(error: unknown, operation: string, tableName: strin
   if (name === 'ResourceNotFoundException') return new TableNotFoundError(tableName, region, { cause: error });
   const status = e.$metadata?.httpStatusCode ?? 0;
   if (isThrottling(error)) {
-    return new SessionStoreUnavailableError(`DynamoDB throttled ${operation} on "${tableName}" past the SDK's retries; raise the table's capacity or use on-demand billing.`, { cause: error, retryAfterSeconds: 2 });
+    return new SessionStoreUnavailableError(`DynamoDB throttled ${operation} on "${tableName}" past the SDK's retries; raise the table's capacity or use on-demand billing.`, { cause: error, retryAfterSeconds: 2, throttled: true });
   }
   // No HTTP status at all means DynamoDB never answered (refused, reset, timed out): a transport failure.
   const noResponse = e.$metadata !== undefined && status === 0;

@@ -3,7 +3,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { SessionConfigError, TableNotFoundError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
-import { ATTR } from './item-attributes';
+import { ATTR, PRINCIPAL_INDEX } from './item-attributes';
 import type { Billing } from './resolve-options';
 
 export interface TableSpec {
@@ -40,16 +40,21 @@ export async function ensureTable(client: DynamoDBClient, spec: TableSpec, logge
 }
 
 export function createTableInput(spec: Pick<TableSpec, 'tableName' | 'billing'>): ConstructorParameters<typeof CreateTableCommand>[0] {
+  const provisioned = spec.billing.mode === 'PROVISIONED'
+    ? { ReadCapacityUnits: spec.billing.readCapacityUnits, WriteCapacityUnits: spec.billing.writeCapacityUnits }
+    : undefined;
   return {
     TableName: spec.tableName,
-    AttributeDefinitions: [{ AttributeName: ATTR.key, AttributeType: 'S' }],
+    AttributeDefinitions: [{ AttributeName: ATTR.key, AttributeType: 'S' }, { AttributeName: ATTR.principal, AttributeType: 'S' }],
     KeySchema: [{ AttributeName: ATTR.key, KeyType: 'HASH' }],
-    ...(spec.billing.mode === 'PAY_PER_REQUEST'
-      ? { BillingMode: 'PAY_PER_REQUEST' }
-      : {
-          BillingMode: 'PROVISIONED',
-          ProvisionedThroughput: { ReadCapacityUnits: spec.billing.readCapacityUnits, WriteCapacityUnits: spec.billing.writeCapacityUnits },
-        }),
+    // Sparse: only sessions with a principal are indexed, so sessions without one cost no index writes.
+    GlobalSecondaryIndexes: [{
+      IndexName: PRINCIPAL_INDEX,
+      KeySchema: [{ AttributeName: ATTR.principal, KeyType: 'HASH' }],
+      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [ATTR.createdAt, ATTR.lastAccessedAt, ATTR.expiresAt] },
+      ...(provisioned && { ProvisionedThroughput: provisioned }),
+    }],
+    ...(provisioned ? { BillingMode: 'PROVISIONED', ProvisionedThroughput: provisioned } : { BillingMode: 'PAY_PER_REQUEST' }),
   };
 }
 
