@@ -18,7 +18,7 @@ export function samplePage(framework: string): string {
 <section id="who">
   <p>Signed in as: <strong id="user">nobody</strong> · page views this session: <strong id="views">0</strong></p>
   <form id="login"><input id="name" name="name" placeholder="Your name" autocomplete="off"> <button>Log in</button></form>
-  <button id="logout">Log out</button>
+  <button id="logout">Log out</button> <button id="logout-everywhere">Sign out everywhere</button>
 </section>
 <section>
   <h2>Cart</h2>
@@ -43,6 +43,8 @@ async function refresh() { render(await api('GET', '/api/me')); }
 document.getElementById('login').addEventListener('submit', async (e) => { e.preventDefault(); await api('POST', '/api/login', { name: document.getElementById('name').value }); refresh(); });
 document.getElementById('add').addEventListener('submit', async (e) => { e.preventDefault(); await api('POST', '/api/cart', { item: document.getElementById('item').value }); document.getElementById('item').value = ''; refresh(); });
 document.getElementById('logout').addEventListener('click', async () => { await api('POST', '/api/logout'); refresh(); });
+const everywhere = document.getElementById('logout-everywhere');
+if (everywhere) everywhere.addEventListener('click', async () => { await api('POST', '/api/logout-everywhere'); refresh(); });
 refresh();
 </script>
 </body>

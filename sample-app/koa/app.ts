@@ -22,7 +22,7 @@ export function createKoaSample(store: SessionStore, secrets: string[]): Koa {
   });
   router.get('/', (ctx) => {
     ctx.type = 'html';
-    ctx.body = samplePage('Koa');
+    ctx.body = samplePage('Koa').replace(' <button id="logout-everywhere">Sign out everywhere</button>', ''); // the Nest sample shows it
   });
   router.get('/api/me', async (ctx) => {
     const s = await ctx.session;

@@ -1,5 +1,5 @@
-import { BadRequestException, Body, Controller, Get, Header, Post } from '@nestjs/common';
-import { Session } from 'dynamo-session/nest';
+import { BadRequestException, Body, Controller, Get, Header, Inject, Post } from '@nestjs/common';
+import { Session, SessionManager } from 'dynamo-session/nest';
 import { samplePage } from '../page';
 
 interface CartItem {
@@ -16,6 +16,8 @@ interface ShopSession {
 /** The sample's page and JSON API: login, cart, page-view counter, logout. */
 @Controller()
 export class ShopController {
+  constructor(@Inject(SessionManager) private readonly sessions: SessionManager) {}
+
   @Get('health')
   health(): { ok: true } {
     return { ok: true }; // no @Session(): costs no DynamoDB call
@@ -38,6 +40,7 @@ export class ShopController {
     const name = typeof body?.name === 'string' ? body.name.trim() : '';
     if (!name) throw new BadRequestException('name is required');
     session.regenerate(); // a new id at login defeats session fixation
+    session.setPrincipal(name); // so "sign out everywhere" can find this session
     session.user = { name };
     return { user: session.user };
   }
@@ -56,5 +59,13 @@ export class ShopController {
   logout(@Session() session: Session<ShopSession>): { ok: true } {
     session.destroy();
     return { ok: true };
+  }
+
+  /** Ends every session of this user, on every device and node. */
+  @Post('api/logout-everywhere')
+  async logoutEverywhere(@Session() session: Session<ShopSession>): Promise<{ signedOut: number }> {
+    const signedOut = session.principal ? await this.sessions.store.destroyByPrincipal(session.principal) : 0;
+    session.destroy();
+    return { signedOut };
   }
 }

@@ -1,0 +1,76 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DynamoDbStore } from '../lib';
+import { runCli } from '../lib/cli';
+import { CallLog, dropTable, endpoint, localClient, randomTableName, storeOnNewTable } from './support/dynamodb';
+import { testManager } from './support/manager';
+
+/** The actions of the README's policy block marked `<!-- iam:NAME -->`. */
+function policyActions(name: string): string[] {
+  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+  const block = new RegExp(`<!-- iam:${name} -->\\s*\`\`\`json\\n([\\s\\S]*?)\`\`\``).exec(readme);
+  if (!block) throw new Error(`README has no <!-- iam:${name} --> policy`);
+  const policy = JSON.parse(block[1]!) as { Statement: Array<{ Action: string[] }> };
+  return policy.Statement.flatMap((s) => s.Action).map((a) => a.replace(/^dynamodb:/, '')).sort();
+}
+
+/** Every DynamoDB operation a running app performs on an existing table. */
+async function exerciseApp(store: DynamoDbStore): Promise<void> {
+  const t = testManager({ locking: { uriPattern: 'POST /.*' } }, store);
+  await t.run((s) => {
+    s['cart'] = ['tea'];
+    s.setPrincipal('ada');
+  });
+  await t.run((s) => void (s['cart'] = ['tea', 'scones']), { method: 'POST', path: '/cart' });
+  await t.run((s) => s.regenerate());
+  await store.findByPrincipal('ada');
+  await store.destroyByPrincipal('ada');
+}
+
+describe("the README's IAM policies list exactly the DynamoDB actions the code calls", () => {
+  const tables: string[] = [];
+  afterAll(async () => {
+    for (const table of tables) await dropTable(table);
+  });
+
+  it('application policy: an app on an existing table (createIfNotExist: false)', async () => {
+    const { tableName } = await storeOnNewTable();
+    tables.push(tableName);
+    const log = new CallLog();
+    const store = new DynamoDbStore({ tableName, createIfNotExist: false, client: localClient(log) });
+    await store.ready();
+    await exerciseApp(store);
+    expect([...new Set(log.calls)].sort()).toEqual(policyActions('app'));
+  });
+
+  it('application + table management policies: table creation, rotation and the CLI', async () => {
+    const log = new CallLog();
+    const tableName = randomTableName('iam');
+    tables.push(tableName);
+    const store = new DynamoDbStore({ tableName, client: localClient(log) });
+    await store.ready();
+    await exerciseApp(store);
+
+    const base = randomTableName('iam-rot');
+    const clock = { now: Date.UTC(2030, 0, 1) };
+    const rotating = new DynamoDbStore({ expiry: 'rotation', tableBaseName: base, rotationPeriod: 3600, client: localClient(log), now: () => clock.now });
+    await rotating.ready();
+    clock.now += 3 * 3600_000;
+    await rotating.rotate(); // creates the new period's table, drops the stale one
+    rotating.close();
+    tables.push(`${base}_${Math.floor(clock.now / 1000) - (Math.floor(clock.now / 1000) % 3600)}`);
+
+    // The CLI builds its own client; its commands are read from its source, and it runs to show they work.
+    process.env['AWS_ACCESS_KEY_ID'] = 'local';
+    process.env['AWS_SECRET_ACCESS_KEY'] = 'local';
+    const out = { log() {}, error() {} };
+    const cliDir = join(__dirname, '..', 'lib', 'cli');
+    const cliCommands = readdirSync(cliDir).flatMap((f) => [...readFileSync(join(cliDir, f), 'utf8').matchAll(/new (\w+)Command\(/g)].map((m) => m[1]!));
+    expect(cliCommands.length).toBeGreaterThan(0);
+    expect(await runCli(['describe', '--table', tableName, '--endpoint', endpoint(), '--region', 'us-east-1'], out)).toBe(0);
+    expect(await runCli(['purge-expired', '--table', tableName, '--endpoint', endpoint(), '--region', 'us-east-1'], out)).toBe(0);
+
+    const used = new Set([...log.calls, ...cliCommands]);
+    expect([...used].sort()).toEqual([...new Set([...policyActions('app'), ...policyActions('admin')])].sort());
+  });
+});

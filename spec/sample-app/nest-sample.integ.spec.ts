@@ -1,0 +1,35 @@
+import request from 'supertest';
+import type { INestApplication } from '@nestjs/common';
+import { createNestSample } from '../../sample-app/nest/create-app';
+import { dropTable, storeOnNewTable } from '../support/dynamodb';
+import { SECRET } from '../support/secrets';
+
+describe('Nest sample app: sign out everywhere', () => {
+  let app: INestApplication;
+  let tableName: string;
+  beforeAll(async () => {
+    const created = await storeOnNewTable();
+    tableName = created.tableName;
+    app = await createNestSample(created.store, [SECRET]);
+  });
+  afterAll(async () => {
+    await app.close();
+    await dropTable(tableName);
+  });
+
+  it('ends the user\'s sessions on every device, and no one else\'s', async () => {
+    const laptop = request.agent(app.getHttpServer());
+    const phone = request.agent(app.getHttpServer());
+    const someoneElse = request.agent(app.getHttpServer());
+    await laptop.post('/api/login').send({ name: 'Ada' }).expect(201);
+    await phone.post('/api/login').send({ name: 'Ada' }).expect(201);
+    await someoneElse.post('/api/login').send({ name: 'Grace' }).expect(201);
+    expect((await phone.get('/api/me')).body.user).toEqual({ name: 'Ada' });
+
+    const res = await laptop.post('/api/logout-everywhere').expect(201);
+    expect(res.body).toEqual({ signedOut: 2 });
+    expect((await phone.get('/api/me')).body.user).toBeUndefined();
+    expect((await laptop.get('/api/me')).body.user).toBeUndefined();
+    expect((await someoneElse.get('/api/me')).body.user).toEqual({ name: 'Grace' });
+  });
+});
