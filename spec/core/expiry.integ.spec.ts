@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
+import { keyOf } from '../support/cookies';
 import { dropTable, getItem, storeOnNewTable } from '../support/dynamodb';
 import { testManager } from '../support/manager';
 import type { DynamoDbStore } from '../../lib';
 
-const keyOf = (cookie: string) => createHash('sha256').update(cookie.split('.')[0]!).digest('base64url');
 
 describe('expiry on DynamoDB Local (injected clock)', () => {
   let store: DynamoDbStore;

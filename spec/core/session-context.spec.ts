@@ -1,3 +1,4 @@
+import { quietLogger } from '../support/quiet-logger';
 import { MemoryStore, SessionStoreUnavailableError, SessionTooLargeError, StoredSession, SessionConflictError } from '../../lib';
 import { storageKeyOf } from '../../lib/core/ids';
 import { testManager } from '../support/manager';
@@ -136,7 +137,7 @@ describe('SessionContext lifecycle (MemoryStore, injected clock)', () => {
 
   it("onStoreError 'continue-without-session' serves an empty session that is never saved and sets no cookie", async () => {
     const store = new FlakyStore();
-    const t = testManager({ onStoreError: 'continue-without-session', logger: { debug() {}, info() {}, warn() {}, error() {} } }, store);
+    const t = testManager({ onStoreError: 'continue-without-session', logger: quietLogger }, store);
     await t.run((s) => void (s['a'] = 1));
     store.failGets = true;
     const result = await t.run((s) => {

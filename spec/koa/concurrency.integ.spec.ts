@@ -2,14 +2,12 @@ import request from 'supertest';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Server } from 'node:http';
-import { createHash } from 'node:crypto';
 import { session } from '../../lib/koa';
 import { CallLog, dropTable, getItem, storeOnNewTable } from '../support/dynamodb';
-import { sessionCookieValue } from '../support/cookies';
+import { sessionCookieValue, keyOf } from '../support/cookies';
 import { SECRET } from '../support/secrets';
 import { DynamoDbStore, SessionOptions } from '../../lib';
 
-const keyOf = (cookie: string) => createHash('sha256').update(cookie.split('.')[0]!).digest('base64url');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Holds every racing request after it loaded until `size` of them have, so they all read the same state. */

@@ -1,9 +1,8 @@
 import request from 'supertest';
 import type { Server } from 'node:http';
-import { createHash } from 'node:crypto';
 import { koaApp } from '../support/koa-app';
 import { CallLog, dropTable, getItem, scanTable, storeOnNewTable } from '../support/dynamodb';
-import { sessionCookieValue, setCookies } from '../support/cookies';
+import { sessionCookieValue, setCookies, keyOf } from '../support/cookies';
 import { OLD_SECRET, SECRET } from '../support/secrets';
 import type { DynamoDbStore, SessionOptions } from '../../lib';
 
@@ -24,9 +23,6 @@ function browser() {
   return request.agent(server);
 }
 
-function keyOf(cookieValue: string): string {
-  return createHash('sha256').update(cookieValue.split('.')[0]!).digest('base64url');
-}
 
 beforeAll(async () => {
   ({ store, log, tableName } = await storeOnNewTable());

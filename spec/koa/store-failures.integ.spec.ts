@@ -1,13 +1,11 @@
+import { quietLogger } from '../support/quiet-logger';
 import request from 'supertest';
 import { koaApp } from '../support/koa-app';
 import { dropTable, getItem, storeOnNewTable } from '../support/dynamodb';
-import { sessionCookieValue, setCookies } from '../support/cookies';
+import { sessionCookieValue, setCookies, keyOf } from '../support/cookies';
 import { SECRET } from '../support/secrets';
 import { DynamoDbStore, SessionStoreUnavailableError } from '../../lib';
-import { createHash } from 'node:crypto';
 
-const keyOf = (cookie: string) => createHash('sha256').update(cookie.split('.')[0]!).digest('base64url');
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 describe('Koa: store failures and refused writes', () => {
   let store: DynamoDbStore;
@@ -18,7 +16,7 @@ describe('Koa: store failures and refused writes', () => {
   afterEach(() => dropTable(tableName));
 
   it('answers 503 with Retry-After and no Set-Cookie when the table is gone, and the app sees a typed error', async () => {
-    const app = koaApp({ store, secrets: [SECRET], logger: quiet });
+    const app = koaApp({ store, secrets: [SECRET], logger: quietLogger });
     const seen: unknown[] = [];
     app.on('error', (e) => seen.push(e));
     app.silent = true;

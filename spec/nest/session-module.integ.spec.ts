@@ -1,14 +1,13 @@
+import { quietLogger } from '../support/quiet-logger';
 import request from 'supertest';
-import { createHash } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import { nestApp, Platform, SessionModule } from '../support/nest-app';
 import { CallLog, dropTable, getItem, localClient, storeOnNewTable } from '../support/dynamodb';
-import { sessionCookieValue, setCookies } from '../support/cookies';
+import { sessionCookieValue, setCookies, keyOf } from '../support/cookies';
 import { SECRET } from '../support/secrets';
 import { DynamoDbStore, MemoryStore, SessionManager, SessionStore } from '../../lib';
 import { SessionValve } from '../../lib/nest';
 
-const keyOf = (cookie: string) => createHash('sha256').update(cookie.split('.')[0]!).digest('base64url');
 
 describe.each<Platform>(['express', 'fastify'])('Nest on %s with DynamoDB Local', (platform) => {
   let store: DynamoDbStore;
@@ -195,7 +194,7 @@ describe.each<Platform>(['express', 'fastify'])('Nest on %s: sharing, DI and fai
 
   it('a store failure answers 503 with Retry-After, no Set-Cookie, and the app is not told 2xx', async () => {
     const { store, tableName } = await storeOnNewTable();
-    const app = await nestApp(platform, SessionModule.forRoot({ store, secrets: [SECRET], logger: { debug() {}, info() {}, warn() {}, error() {} } }));
+    const app = await nestApp(platform, SessionModule.forRoot({ store, secrets: [SECRET], logger: quietLogger }));
     try {
       await dropTable(tableName);
       const res = await request(app.getHttpServer()).post('/set/a/1').expect(503);
@@ -208,7 +207,7 @@ describe.each<Platform>(['express', 'fastify'])('Nest on %s: sharing, DI and fai
   });
 
   it('startup fails when the table is missing and may not be created', async () => {
-    const store = new DynamoDbStore({ tableName: `missing-${Date.now()}`, createIfNotExist: false, client: localClient() }, { debug() {}, info() {}, warn() {}, error() {} });
+    const store = new DynamoDbStore({ tableName: `missing-${Date.now()}`, createIfNotExist: false, client: localClient() }, quietLogger);
     await expect(nestApp(platform, SessionModule.forRoot({ store, secrets: [SECRET] }))).rejects.toThrow(/does not exist/);
   });
 });

@@ -1,3 +1,4 @@
+import { quietLogger } from '../../support/quiet-logger';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +72,6 @@ describe('DynamoDbStore table bootstrap', () => {
   });
 });
 
-const quietLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 describe('DynamoDbStore reads and writes', () => {
   it('round-trips text and binary values, applies deltas and bumps the version', async () => {
