@@ -112,11 +112,6 @@ export class SessionContext implements SessionState {
     return this.loading !== undefined;
   }
 
-  /** Whether this request holds the session's lease right now. */
-  get locked(): boolean {
-    return this.lease !== undefined;
-  }
-
   /**
    * Writes what changed since the last load or commit and returns the headers to send.
    * Safe to call more than once: calls run one after another and each writes only newer changes.
