@@ -20,11 +20,11 @@ export function itemBytes(sizes: ReadonlyMap<string, number>): number {
 
 /**
  * Sizes the item the way DynamoDB counts it and refuses it before any write,
- * naming the largest attributes so the fix is obvious.
+ * naming the largest attributes so the fix is obvious. Returns the size.
  */
-export function assertItemFits(sizes: ReadonlyMap<string, number>): void {
+export function assertItemFits(sizes: ReadonlyMap<string, number>): number {
   const total = itemBytes(sizes);
-  if (total <= MAX_ITEM_BYTES) return;
+  if (total <= MAX_ITEM_BYTES) return total;
   const largest: AttributeSize[] = [...sizes]
     .map(([name, bytes]) => ({ name, bytes }))
     .sort((a, b) => b.bytes - a.bytes)

@@ -7,13 +7,13 @@ import { redacted } from './redact';
 import type { SessionEvents } from './events';
 import type { HeaderList, IdTransport, RequestHeaders } from './id-transport';
 import { generateSessionId, storageKeyOf } from './ids';
-import { assertItemFits, itemBytes } from './item-size';
+import { assertItemFits } from './item-size';
 import { acquireLease } from './lease';
 import type { ResolvedSessionOptions } from './options';
 import { matchesAny } from './patterns';
 import { FORBIDDEN_KEYS, Serializer } from './serializer';
 import { attributesOf, clearAttributes, createSessionObject, RESERVED_NAMES, Session, SessionState } from './session';
-import type { IdSigner } from './signer';
+import { IdSigner, SIGNED_LENGTH } from './signer';
 import { Encoded, fingerprint, fromStoredValue, storedSize, toStoredValue } from './stored-value';
 import type { StoredSession, StoredValue } from '../store/session-store';
 
@@ -179,7 +179,7 @@ export class SessionContext implements SessionState {
     const { signer, transport, events, options } = this.runtime;
     const raw = transport.read(this.request.headers);
     const verified = raw ? signer.verify(raw) : undefined;
-    if (raw && !verified) events.emit('invalid', { reason: raw.length === 87 ? 'bad-signature' : 'malformed' });
+    if (raw && !verified) events.emit('invalid', { reason: raw.length === SIGNED_LENGTH ? 'bad-signature' : 'malformed' });
     if (verified) {
       const key = storageKeyOf(verified.id);
       let stored: StoredSession | undefined;
@@ -286,8 +286,9 @@ export class SessionContext implements SessionState {
     const lockOwner = this.lease?.owner;
     // What the item holds before our delta: as loaded, or as read back from a conflict.
     let itemValues: ReadonlyMap<string, StoredValue> = base.values;
+    let bytes: number;
     for (let attempt = 0; ; attempt++) {
-      assertItemFits(projectedSizes(itemValues, delta));
+      bytes = assertItemFits(projectedSizes(itemValues, delta));
       const outcome = await options.store.update(base.key, {
         set: delta.set, remove: delta.remove, lastAccessedAt: now, expiresAt, now,
         ...(delta.expected && { expected: delta.expected }),
@@ -309,7 +310,7 @@ export class SessionContext implements SessionState {
     }
     if (lockOwner !== undefined) this.lease = undefined;
     this.advanceBaseline(base, delta, expiresAt);
-    this.recordSave(base.key, base.values, delta.set);
+    this.recordSave(base.key, bytes, delta.set);
     events.emit('saved', { key: base.key, changed: [...delta.set.keys()], removed: delta.remove, touchOnly });
     // A persistent cookie follows the session's expiry; a browser-session cookie need not be re-sent.
     const persistent = options.cookie.maxAge !== undefined || this.ownMaxInactiveInterval !== undefined;
@@ -374,9 +375,9 @@ export class SessionContext implements SessionState {
   }
 
   /** After a write: the item's size for metrics, and what was saved for logSessionContents. */
-  private recordSave(key: string, values: ReadonlyMap<string, StoredValue>, written: ReadonlyMap<string, StoredValue>): void {
+  private recordSave(key: string, itemBytes: number, written: ReadonlyMap<string, StoredValue>): void {
     const { metrics, logSessionContents, logger, redact } = this.runtime.options;
-    metrics?.histogram('item_size_bytes', itemBytes(new Map([...values].map(([n, v]) => [n, storedSize(v)]))));
+    metrics?.histogram('item_size_bytes', itemBytes);
     if (logSessionContents && written.size > 0) {
       const session = this.session!;
       logger.debug(`session ${key} saved`, redacted(Object.fromEntries([...written.keys()].map((n) => [n, session[n]])), redact));
@@ -391,7 +392,7 @@ export class SessionContext implements SessionState {
       return stale.length > 0 ? { headers: this.runtime.transport.clear(this.request.secure) } : NOTHING;
     }
     const data = await this.toStored([...encoded]);
-    assertItemFits(new Map([...data].map(([name, value]) => [name, storedSize(value)])));
+    const bytes = assertItemFits(new Map([...data].map(([name, value]) => [name, storedSize(value)])));
     const key = storageKeyOf(this.id);
     const absoluteExpiresAt =
       this.carriedTimes?.absoluteExpiresAt ??
@@ -417,7 +418,7 @@ export class SessionContext implements SessionState {
     this.forceTouch = false;
     this.maxInactiveIntervalChanged = false;
     this.principalChanged = false;
-    this.recordSave(key, data, data);
+    this.recordSave(key, bytes, data);
     events.emit('created', { key });
     return this.issueId();
   }

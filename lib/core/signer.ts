@@ -2,7 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isWellFormedSessionId, SESSION_ID_LENGTH } from './ids';
 
 const MAC_LENGTH = 43; // HMAC-SHA256, base64url without padding
-const SIGNED_LENGTH = SESSION_ID_LENGTH + 1 + MAC_LENGTH;
+/** Length of a signed id, `<id>.<hmac>`. */
+export const SIGNED_LENGTH = SESSION_ID_LENGTH + 1 + MAC_LENGTH;
 
 export interface VerifiedId {
   readonly id: string;
