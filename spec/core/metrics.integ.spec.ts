@@ -1,7 +1,6 @@
 import { createSocket, Socket } from 'node:dgram';
-import { storeOnNewTable, dropTable } from '../support/dynamodb';
+import { tableForSuite } from '../support/dynamodb';
 import { testManager } from '../support/manager';
-import type { DynamoDbStore } from '../../lib';
 
 /** A statsd server: collects the UDP packets hot-shots sends. */
 async function statsdListener(): Promise<{ socket: Socket; port: number; lines: string[] }> {
@@ -17,17 +16,12 @@ const until = async (check: () => boolean) => {
 };
 
 describe('statsd metrics (hot-shots) on DynamoDB Local', () => {
-  let store: DynamoDbStore;
-  let tableName: string;
-  beforeAll(async () => {
-    ({ store, tableName } = await storeOnNewTable());
-  });
-  afterAll(() => dropTable(tableName));
+  const suite = tableForSuite();
 
   it('sends load/commit timers, item size and counters with the configured prefix', async () => {
     const statsd = await statsdListener();
     try {
-      const t = testManager({ statsd: { host: '127.0.0.1', port: statsd.port, prefix: 'shop.session.' } }, store);
+      const t = testManager({ statsd: { host: '127.0.0.1', port: statsd.port, prefix: 'shop.session.' } }, suite.store);
       await t.run((s) => void (s['cart'] = ['tea'])); // created
       await t.run((s) => void (s['cart'] = ['tea', 'scones'])); // saved
       t.setCookie('forged-cookie');
@@ -49,7 +43,7 @@ describe('statsd metrics (hot-shots) on DynamoDB Local', () => {
   it('sends nothing when statsd is not configured', async () => {
     const statsd = await statsdListener();
     try {
-      const t = testManager({}, store);
+      const t = testManager({}, suite.store);
       expect(t.manager.options.metrics).toBeUndefined();
       await t.run((s) => void (s['cart'] = ['tea']));
       await new Promise((r) => setTimeout(r, 100));

@@ -1,6 +1,6 @@
+import { keyOf } from '../support/cookies';
 import { quietLogger } from '../support/quiet-logger';
 import { MemoryStore, SessionStoreUnavailableError, SessionTooLargeError, StoredSession, SessionConflictError } from '../../lib';
-import { storageKeyOf } from '../../lib/core/ids';
 import { testManager } from '../support/manager';
 
 /** A MemoryStore whose next calls can be made to fail, to see what the context does then. */
@@ -56,11 +56,11 @@ describe('SessionContext lifecycle (MemoryStore, injected clock)', () => {
   it('regenerate() keeps createdAt and the absolute deadline; destroy() then a write starts a brand-new session', async () => {
     const t = testManager({ absoluteTimeout: 3600 });
     await t.run((s) => void (s['a'] = 1));
-    const firstKey = storageKeyOf(t.cookie()!.split('.')[0]!);
+    const firstKey = keyOf(t.cookie()!);
     const first = (await t.store.get(firstKey))!;
     t.clock.now += 60_000;
     await t.run((s) => s.regenerate());
-    const secondKey = storageKeyOf(t.cookie()!.split('.')[0]!);
+    const secondKey = keyOf(t.cookie()!);
     expect(await t.store.get(firstKey)).toBeUndefined();
     const second = (await t.store.get(secondKey))!;
     expect(second.createdAt).toBe(first.createdAt);
@@ -73,7 +73,7 @@ describe('SessionContext lifecycle (MemoryStore, injected clock)', () => {
       s['flash'] = 'signed out';
     });
     expect(await t.store.get(secondKey)).toBeUndefined();
-    const third = (await t.store.get(storageKeyOf(t.cookie()!.split('.')[0]!)))!;
+    const third = (await t.store.get(keyOf(t.cookie()!)))!;
     expect(third.createdAt).toBe(t.clock.now);
     expect(third.data).toEqual({ flash: '"signed out"' });
   });
@@ -107,7 +107,7 @@ describe('SessionContext lifecycle (MemoryStore, injected clock)', () => {
   it('refuses a session over 400 KB and keeps the stored one as it was', async () => {
     const t = testManager({ compressThreshold: 10_000_000 }); // no compression, to reach the limit
     await t.run((s) => void (s['small'] = 'kept'));
-    const key = storageKeyOf(t.cookie()!.split('.')[0]!);
+    const key = keyOf(t.cookie()!);
     const before = await t.store.get(key);
     await expect(t.run((s) => void (s['photo'] = 'x'.repeat(450 * 1024)))).rejects.toThrow(SessionTooLargeError);
     expect(await t.store.get(key)).toEqual(before);
@@ -117,7 +117,7 @@ describe('SessionContext lifecycle (MemoryStore, injected clock)', () => {
     const t = testManager();
     const big = { rows: Array.from({ length: 12_000 }, (_, i) => ({ i, label: 'row' })) };
     await t.run((s) => void (s['report'] = big));
-    const stored = (await t.store.get(storageKeyOf(t.cookie()!.split('.')[0]!)))!;
+    const stored = (await t.store.get(keyOf(t.cookie()!)))!;
     expect(stored.data['report']).toBeInstanceOf(Uint8Array);
     expect((stored.data['report'] as Uint8Array).byteLength).toBeLessThan(JSON.stringify(big).length / 4);
     expect(JSON.stringify(big).length).toBeGreaterThan(300_000);

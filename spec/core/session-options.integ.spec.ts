@@ -1,11 +1,10 @@
 import request from 'supertest';
 import { koaApp } from '../support/koa-app';
-import { dropTable, getItem, storeOnNewTable } from '../support/dynamodb';
-import { sessionCookieValue } from '../support/cookies';
+import { getItem, tableForSuite, storeOnNewTable } from '../support/dynamodb';
+import { sessionCookieValue, keyOf } from '../support/cookies';
 import { SECRET } from '../support/secrets';
 import { testManager } from '../support/manager';
-import { DynamoDbStore, Serializer } from '../../lib';
-import { storageKeyOf } from '../../lib/core/ids';
+import type { Serializer } from '../../lib';
 
 /** JSON that keeps Dates: what the `serializer` option is for. */
 const dateSerializer: Serializer = {
@@ -17,38 +16,33 @@ const dateSerializer: Serializer = {
 };
 
 describe('attributeFilter, keyPrefix, serializer and logSessionContents on DynamoDB Local', () => {
-  let tableName: string;
-  let store: DynamoDbStore;
-  beforeAll(async () => {
-    ({ store, tableName } = await storeOnNewTable());
-  });
-  afterAll(() => dropTable(tableName));
+  const suite = tableForSuite();
 
   it('attributeFilter: only matching attributes are written; others live for the request only', async () => {
-    const t = testManager({ attributeFilter: /^(user|cart)$/ }, store);
+    const t = testManager({ attributeFilter: /^(user|cart)$/ }, suite.store);
     await t.run((s) => void Object.assign(s, { user: 'ada', cart: ['tea'], tmp: 'scratch' }));
-    const item = (await getItem(tableName, storageKeyOf(t.cookie()!.split('.')[0]!)))!;
+    const item = (await getItem(suite.tableName, keyOf(t.cookie()!)))!;
     expect(Object.keys(item['data'] as object).sort()).toEqual(['cart', 'user']);
     await t.run((s) => {
       expect({ ...s }).toEqual({ user: 'ada', cart: ['tea'] });
       s['tmp'] = 'again';
     });
-    expect(Object.keys((await getItem(tableName, storageKeyOf(t.cookie()!.split('.')[0]!)))!['data'] as object)).not.toContain('tmp');
+    expect(Object.keys((await getItem(suite.tableName, keyOf(t.cookie()!)))!['data'] as object)).not.toContain('tmp');
   });
 
   it('keyPrefix: two apps on one table cannot read each other\'s sessions with the same cookie value', async () => {
-    const shop = (await storeOnNewTable({ tableName, keyPrefix: 'shop#' })).store;
-    const admin = (await storeOnNewTable({ tableName, keyPrefix: 'admin#' })).store;
+    const shop = (await storeOnNewTable({ tableName: suite.tableName, keyPrefix: 'shop#' })).store;
+    const admin = (await storeOnNewTable({ tableName: suite.tableName, keyPrefix: 'admin#' })).store;
     const shopApp = koaApp({ store: shop, secrets: [SECRET] }).callback();
     const adminApp = koaApp({ store: admin, secrets: [SECRET] }).callback();
     const cookie = sessionCookieValue((await request(shopApp).post('/set/role/customer').expect(200)).headers)!;
     expect((await request(shopApp).get('/read').set('Cookie', `sid=${cookie}`)).body).toEqual({ isNew: false, data: { role: 'customer' } });
     expect((await request(adminApp).get('/read').set('Cookie', `sid=${cookie}`)).body).toEqual({ isNew: true, data: {} });
-    expect(await getItem(tableName, `shop#${storageKeyOf(cookie.split('.')[0]!)}`)).toBeDefined();
+    expect(await getItem(suite.tableName, `shop#${keyOf(cookie)}`)).toBeDefined();
   });
 
   it('serializer: a custom encoding round-trips a Date', async () => {
-    const dated = (await storeOnNewTable({ tableName, keyPrefix: 'dated#', serializer: dateSerializer })).store;
+    const dated = (await storeOnNewTable({ tableName: suite.tableName, keyPrefix: 'dated#', serializer: dateSerializer })).store;
     const t = testManager({}, dated);
     const at = new Date('2030-05-06T07:08:09.010Z');
     await t.run((s) => void (s['lastLogin'] = { at }));
@@ -62,7 +56,7 @@ describe('attributeFilter, keyPrefix, serializer and logSessionContents on Dynam
     const logs: Array<{ level: string; message: string; meta: unknown[] }> = [];
     const record = (level: string) => (message: string, ...meta: unknown[]) => logs.push({ level, message, meta });
     const logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
-    const t = testManager({ logSessionContents: true, redact: ['password', 'token'], logger }, store);
+    const t = testManager({ logSessionContents: true, redact: ['password', 'token'], logger }, suite.store);
     await t.run((s) => void (s['user'] = { name: 'ada', password: 'hunter2', sso: { token: 'abc' } }));
     await t.run((s) => void (s['cart'] = ['tea']));
     const contents = logs.filter((l) => /^session [\w-]+ (loaded|saved)$/.test(l.message));
@@ -75,7 +69,7 @@ describe('attributeFilter, keyPrefix, serializer and logSessionContents on Dynam
   it('logs nothing about contents unless asked', async () => {
     const messages: string[] = [];
     const logger = { debug: (m: string) => messages.push(m), info() {}, warn() {}, error() {} };
-    const t = testManager({ logger }, store);
+    const t = testManager({ logger }, suite.store);
     await t.run((s) => void (s['user'] = 'ada'));
     await t.run(() => undefined);
     expect(messages.filter((m) => /loaded|saved/.test(m))).toEqual([]);

@@ -90,3 +90,13 @@ export async function dropTable(tableName: string): Promise<void> {
     client.destroy();
   }
 }
+
+/** A fresh table for a describe block: created before its tests, dropped after them. */
+export function tableForSuite(options: DynamoDbStoreOptions = {}): { readonly store: DynamoDbStore; readonly tableName: string } {
+  const suite = {} as { store: DynamoDbStore; tableName: string };
+  beforeAll(async () => {
+    Object.assign(suite, await storeOnNewTable(options));
+  });
+  afterAll(() => dropTable(suite.tableName));
+  return suite;
+}
