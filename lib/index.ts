@@ -3,6 +3,7 @@ export { SessionContext } from './core/session-context';
 export type { CommitResult, RequestInfo } from './core/session-context';
 export type { Session, SessionControls, SessionData } from './core/session';
 export type { CookieOptions, Pattern, SameSite, SessionOptions, ResolvedSessionOptions } from './core/options';
+export type { Compression } from './core/stored-value';
 export type { Logger } from './core/logger';
 export type { SessionEventMap, SessionEventName } from './core/events';
 export type { Serializer } from './core/serializer';

@@ -97,14 +97,17 @@ export class SessionKeyError extends SessionError {
 }
 
 export class SessionSerializationError extends SessionError {
-  readonly status = 500;
+  /** 500: the app stored something JSON cannot keep. 413: a value nested too deep, typically unchecked client input. */
+  readonly status: number;
   constructor(
     readonly path: string,
     reason: string,
+    options?: { status?: 413 },
   ) {
     super(
       `Session attribute ${path} cannot be stored: ${reason}. ` +
         `Store plain JSON data (objects, arrays, strings, finite numbers, booleans, null) or configure a serializer.`,
     );
+    this.status = options?.status ?? 500;
   }
 }

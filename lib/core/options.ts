@@ -1,3 +1,4 @@
+import type { Compression } from './stored-value';
 import type { SessionStore } from '../store/session-store';
 import type { StatsD } from 'hot-shots';
 import type { Logger } from './logger';
@@ -54,6 +55,8 @@ export interface SessionOptions {
   ignoreHeaders?: Pattern | readonly Pattern[];
   /** Attribute values whose encoded form is larger than this many bytes are stored gzip'd. Default 4096. */
   compressThreshold?: number;
+  /** How values above compressThreshold are compressed: 'gzip' (default) or 'brotli' (smaller, slower). Reads decode either. */
+  compression?: Compression;
   /** 'fail' (default): a store error on load fails the request with 503. 'continue-without-session': the
    * handler gets an empty session that is never saved and no cookie is touched. */
   onStoreError?: 'fail' | 'continue-without-session';
@@ -101,6 +104,7 @@ export interface ResolvedSessionOptions {
   readonly ignoreUris: readonly RegExp[];
   readonly ignoreHeaders: readonly RegExp[];
   readonly compressThreshold: number;
+  readonly compression: Compression;
   readonly onStoreError: 'fail' | 'continue-without-session';
   /** undefined: no locking; otherwise the requests (`METHOD /path`) that lock. */
   readonly lockPattern: RegExp | undefined;

@@ -10,6 +10,9 @@ export interface Serializer {
 /** Keys that would reach an object's prototype when data is merged or assigned. */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
+/** Nesting allowed in one attribute value (DynamoDB's own maps stop at 32). */
+export const MAX_DEPTH = 64;
+
 const DANGEROUS_KEY_TEXT = /__proto__|constructor|prototype|\\u/;
 
 const stableStringify = configure({ deterministic: true, bigint: false, circularValue: Error });
@@ -50,6 +53,10 @@ function assertJsonValue(value: unknown, path: string, ancestors: object[]): voi
       throw new SessionSerializationError(path, `a ${typeof value} cannot be represented in JSON`);
   }
   if (value === null) return;
+  if (ancestors.length >= MAX_DEPTH) {
+    // A limit rather than a stack overflow; deeper data is almost always hostile input an app stored unchecked.
+    throw new SessionSerializationError(path, `it is nested more than ${MAX_DEPTH} levels deep`, { status: 413 });
+  }
   if (ancestors.includes(value)) throw new SessionSerializationError(path, 'it refers to itself (a cycle)');
   ancestors.push(value);
   if (Array.isArray(value)) {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { jitteredDelay, sleep } from './backoff';
 import { conflictingAttributes, mergeConflicts, rejectConflict } from './conflicts';
 import { performance } from 'node:perf_hooks';
-import { SessionConflictError, SessionStoreError, SessionStoreUnavailableError } from './errors';
+import { SessionConflictError, SessionKeyError, SessionStoreError, SessionStoreUnavailableError } from './errors';
 import { redacted } from './redact';
 import type { SessionEvents } from './events';
 import type { HeaderList, IdTransport, RequestHeaders } from './id-transport';
@@ -354,7 +354,7 @@ export class SessionContext implements SessionState {
       } else {
         session[name] = value;
         const encoded = serializer.encode(value, name);
-        delta.set.set(name, await toStoredValue(encoded, options.compressThreshold));
+        delta.set.set(name, await toStoredValue(encoded, options.compressThreshold, options.compression));
         delta.encoded.set(name, encoded);
       }
     }
@@ -467,6 +467,9 @@ export class SessionContext implements SessionState {
     const encoded = new Map<string, Encoded>();
     const filter = this.runtime.options.attributeFilter;
     for (const [name, value] of attributesOf(session)) {
+      if (FORBIDDEN_KEYS.has(name) || RESERVED_NAMES.has(name)) {
+        throw new SessionKeyError(`A session attribute may not be named "${name}"; it is ${FORBIDDEN_KEYS.has(name) ? 'a prototype key' : 'a session member'}.`);
+      }
       // Attributes the filter does not name live for this request only.
       if (filter === undefined || filter.test(name)) encoded.set(name, this.runtime.serializer.encode(value, name));
     }
@@ -474,8 +477,8 @@ export class SessionContext implements SessionState {
   }
 
   private async toStored(entries: Array<[string, Encoded]>): Promise<Map<string, StoredValue>> {
-    const threshold = this.runtime.options.compressThreshold;
-    const stored = await Promise.all(entries.map(async ([name, value]) => [name, await toStoredValue(value, threshold)] as const));
+    const { compressThreshold, compression } = this.runtime.options;
+    const stored = await Promise.all(entries.map(async ([name, value]) => [name, await toStoredValue(value, compressThreshold, compression)] as const));
     return new Map(stored);
   }
 

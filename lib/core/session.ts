@@ -1,3 +1,5 @@
+import { SessionKeyError } from './errors';
+
 /**
  * The attributes an app keeps in its sessions. Augment it to type them:
  *
@@ -52,21 +54,68 @@ export interface SessionState {
   setPrincipal(principal: string | null): void;
 }
 
+/**
+ * The session object apps see. Its controls live on the prototype (one set for
+ * all sessions, nothing per request) and reach the request's state through a
+ * private field, so only attributes are own enumerable properties.
+ */
+class SessionObject {
+  readonly #state: SessionState;
+
+  constructor(state: SessionState) {
+    this.#state = state;
+  }
+
+  get id(): string {
+    return this.#state.id;
+  }
+  get isNew(): boolean {
+    return this.#state.isNew;
+  }
+  get maxInactiveInterval(): number {
+    return this.#state.maxInactiveInterval;
+  }
+  get principal(): string | undefined {
+    return this.#state.principal;
+  }
+  regenerate(): void {
+    this.#state.regenerate();
+  }
+  destroy(): void {
+    this.#state.destroy();
+  }
+  touch(): void {
+    this.#state.touch();
+  }
+  setMaxInactiveInterval(seconds: number): void {
+    this.#state.setMaxInactiveInterval(seconds);
+  }
+  setPrincipal(principal: string | null): void {
+    this.#state.setPrincipal(principal);
+  }
+}
+
+// `session.__proto__ = value` would swap the session's prototype rather than store an attribute: refuse it where it happens.
+Object.defineProperty(SessionObject.prototype, '__proto__', {
+  get(this: object) {
+    return Object.getPrototypeOf(this);
+  },
+  set() {
+    throw new SessionKeyError('Session attributes may not be named "__proto__".');
+  },
+});
+// Controls are not attributes: the class makes its methods non-enumerable, and the getters as well.
+for (const name of RESERVED_NAMES) {
+  const descriptor = Object.getOwnPropertyDescriptor(SessionObject.prototype, name);
+  if (descriptor?.get) Object.defineProperty(SessionObject.prototype, name, { ...descriptor, set: () => refuseReserved(name) });
+}
+
+function refuseReserved(name: string): never {
+  throw new SessionKeyError(`"${name}" is a session member, not an attribute; choose another attribute name.`);
+}
+
 export function createSessionObject(state: SessionState, attributes: Record<string, unknown>): Session {
-  const session = {} as Session;
-  Object.defineProperties(session, {
-    id: { get: () => state.id, enumerable: false },
-    isNew: { get: () => state.isNew, enumerable: false },
-    regenerate: { value: () => state.regenerate(), enumerable: false },
-    destroy: { value: () => state.destroy(), enumerable: false },
-    touch: { value: () => state.touch(), enumerable: false },
-    setMaxInactiveInterval: { value: (seconds: number) => state.setMaxInactiveInterval(seconds), enumerable: false },
-    maxInactiveInterval: { get: () => state.maxInactiveInterval, enumerable: false },
-    setPrincipal: { value: (principal: string | null) => state.setPrincipal(principal), enumerable: false },
-    principal: { get: () => state.principal, enumerable: false },
-  });
-  Object.assign(session, attributes);
-  return session;
+  return Object.assign(new SessionObject(state), attributes) as unknown as Session;
 }
 
 /** The current attributes: own enumerable properties. Setting one to undefined removes it. */

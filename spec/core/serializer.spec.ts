@@ -1,4 +1,4 @@
-import { jsonSerializer } from '../../lib/core/serializer';
+import { jsonSerializer, MAX_DEPTH } from '../../lib/core/serializer';
 import { SessionKeyError, SessionSerializationError } from '../../lib';
 
 describe('jsonSerializer', () => {
@@ -26,6 +26,23 @@ describe('jsonSerializer', () => {
     const attempt = () => jsonSerializer.encode(value, 'cart');
     expect(attempt).toThrow(SessionSerializationError);
     expect(attempt).toThrow(new RegExp(`attribute ${path.replace(/[[\].]/g, '\\$&')} cannot be stored: .*${reason}`));
+  });
+
+  it('refuses values nested deeper than MAX_DEPTH with a 413 instead of overflowing the stack', () => {
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const attempt = () => jsonSerializer.encode(deep, 'tree');
+    expect(attempt).toThrow(new RegExp(`nested more than ${MAX_DEPTH} levels deep`));
+    let thrown: unknown;
+    try {
+      attempt();
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toMatchObject({ name: 'SessionSerializationError', status: 413, path: expect.stringMatching(/^tree(\[0\])+$/) });
+    let fits: unknown = 1;
+    for (let i = 0; i < MAX_DEPTH; i++) fits = { down: fits };
+    expect(jsonSerializer.decode(jsonSerializer.encode(fits, 'tree'), 'tree')).toEqual(fits);
   });
 
   it('refuses cycles', () => {

@@ -1,6 +1,6 @@
 import { keyOf } from '../support/cookies';
 import { quietLogger } from '../support/quiet-logger';
-import { MemoryStore, SessionStoreUnavailableError, SessionTooLargeError, StoredSession, SessionConflictError } from '../../lib';
+import { MemoryStore, SessionStoreUnavailableError, SessionTooLargeError, StoredSession, SessionConflictError, SessionKeyError } from '../../lib';
 import { testManager } from '../support/manager';
 
 /** A MemoryStore whose next calls can be made to fail, to see what the context does then. */
@@ -41,9 +41,23 @@ describe('SessionContext lifecycle (MemoryStore, injected clock)', () => {
       s['a'] = 1;
       expect(Object.keys(s)).toEqual(['a']);
       expect(JSON.stringify(s)).toBe('{"a":1}');
-      expect(() => ((s as { id: string }).id = 'x')).toThrow(TypeError);
+      expect(() => ((s as { id: string }).id = 'x')).toThrow(SessionKeyError);
     });
     await t.run((s) => expect(s.isNew).toBe(false));
+  });
+
+  it('refuses attributes named after prototype keys or session members, at assignment or at commit, and stores nothing', async () => {
+    const t = testManager();
+    await t.run((s) => void (s['kept'] = 1));
+    await t.run((s) => expect(() => ((s as Record<string, unknown>)['__proto__'] = { polluted: true })).toThrow(SessionKeyError));
+    for (const name of ['constructor', 'prototype', 'destroy', 'touch']) {
+      await expect(t.run((s) => void Object.defineProperty(s, name, { value: 'x', enumerable: true, writable: true }))).rejects.toThrow(SessionKeyError);
+    }
+    await t.run((s) => {
+      expect({ ...s }).toEqual({ kept: 1 });
+      expect(Object.getPrototypeOf(s)).not.toHaveProperty('polluted');
+    });
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 
   it('treats an attribute set to undefined as removed', async () => {

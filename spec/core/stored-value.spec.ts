@@ -15,6 +15,17 @@ describe('stored values', () => {
     expect(await fromStoredValue(stored)).toBe(text);
   });
 
+  it('compresses with brotli when asked, smaller than gzip, and reads either back whatever the current setting', async () => {
+    const text = JSON.stringify(Array.from({ length: 5000 }, (_, i) => ({ sku: `item-${i}`, qty: i % 7 })));
+    const gzipped = await toStoredValue(text, 4096, 'gzip');
+    const brotli = await toStoredValue(text, 4096, 'brotli');
+    expect(storedSize(brotli)).toBeLessThan(storedSize(gzipped));
+    expect(await fromStoredValue(brotli)).toBe(text);
+    expect(await fromStoredValue(gzipped)).toBe(text);
+    const bytes = new Uint8Array(10_000).fill(9);
+    expect(await fromStoredValue(await toStoredValue(bytes, 4096, 'brotli'))).toEqual(bytes);
+  });
+
   it('keeps text as text when gzip would make it larger', async () => {
     expect(await toStoredValue('"ab"', 1)).toBe('"ab"'); // a gzip header alone is 20 bytes
   });
