@@ -22,16 +22,13 @@ export class SessionInterceptor implements NestInterceptor {
     if (typeof req.protocol === 'string') this.valve.setSecure(req, req.protocol === 'https');
     return next.handle().pipe(
       concatMap(async (value: unknown) => {
-        try {
-          await this.valve.commit(req, res);
-        } catch (error) {
-          if (error instanceof SessionError) addResponseHeaders(res, Object.entries(error.headers));
-          throw error;
-        }
+        await this.valve.commit(req, res);
         return value;
       }),
       catchError(async (error: unknown) => {
-        if (!(error instanceof SessionError)) await this.valve.commitAfterFailure(req, res);
+        // A session error (from the load in a parameter decorator, or from the commit) brings its own headers, e.g. Retry-After.
+        if (error instanceof SessionError) addResponseHeaders(res, Object.entries(error.headers));
+        else await this.valve.commitAfterFailure(req, res);
         throw error;
       }),
     );

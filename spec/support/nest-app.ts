@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import {
-  BadRequestException, CanActivate, Controller, Delete, ExecutionContext, ForbiddenException, Get, Inject, Injectable,
+  ArgumentsHost, BadRequestException, CanActivate, Controller, Delete, ExecutionContext, ForbiddenException, Get, Inject, Injectable,
   INestApplication, Param, Post, Req, UseGuards, ModuleMetadata,
 } from '@nestjs/common';
+import { BaseExceptionFilter } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -100,13 +101,27 @@ class SessionTestController {
 }
 
 /** A real Nest app with the session module imported as users import it, on the given platform. */
-export async function nestApp(platform: Platform, sessionImport: NonNullable<ModuleMetadata['imports']>[number]): Promise<INestApplication> {
+export async function nestApp(
+  platform: Platform,
+  sessionImport: NonNullable<ModuleMetadata['imports']>[number],
+  hooks: { onError?: (error: unknown) => void } = {},
+): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
     imports: [sessionImport],
     controllers: [SessionTestController],
     providers: [DenyingGuard],
   }).compile();
   const app = moduleRef.createNestApplication(platform === 'fastify' ? new FastifyAdapter() : new ExpressAdapter(), { logger: false });
+  const { onError } = hooks;
+  if (onError) {
+    // Sees each error on its way to Nest's default filter, which still answers it.
+    app.useGlobalFilters(new (class extends BaseExceptionFilter {
+      override catch(exception: unknown, host: ArgumentsHost): void {
+        onError(exception);
+        super.catch(exception, host);
+      }
+    })(app.getHttpAdapter()));
+  }
   await app.init();
   if (platform === 'fastify') await (app.getHttpAdapter().getInstance() as { ready(): Promise<unknown> }).ready();
   return app;

@@ -1,0 +1,36 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { koaApp } from './koa-app';
+import { nestApp, SessionModule } from './nest-app';
+import type { SessionOptions } from '../../lib';
+
+export type AppKind = 'koa' | 'nest-express' | 'nest-fastify';
+export const APP_KINDS: readonly AppKind[] = ['koa', 'nest-express', 'nest-fastify'];
+
+/** A test app listening on 127.0.0.1, with every error it raised on the way to its error handler. */
+export interface ServedApp {
+  readonly url: string;
+  readonly errors: unknown[];
+  close(): Promise<void>;
+}
+
+/** The same routes (spec/support/koa-app.ts, nest-app.ts) served by Koa or by Nest on Express or Fastify. */
+export async function serveApp(kind: AppKind, options: SessionOptions): Promise<ServedApp> {
+  const errors: unknown[] = [];
+  if (kind === 'koa') {
+    const app = koaApp(options);
+    app.silent = true;
+    app.on('error', (e: unknown) => errors.push(e));
+    const server = createServer(app.callback());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      errors,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+  const app = await nestApp(kind === 'nest-fastify' ? 'fastify' : 'express', SessionModule.forRoot(options), { onError: (e) => errors.push(e) });
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, errors, close: () => app.close() };
+}
