@@ -87,8 +87,8 @@ export class SessionContext implements SessionState {
   private lease: { key: string; owner: string } | undefined;
   private forceTouch = false;
   private reissueId = false;
-  /** Set when the store failed on load under onStoreError 'continue-without-session': never write. */
-  private detached = false;
+  /** The load's store error under onStoreError 'continue-without-session': this request never writes. */
+  private detachedBy: SessionStoreError | undefined;
   private commitChain: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -188,7 +188,7 @@ export class SessionContext implements SessionState {
       } catch (error) {
         if (options.onStoreError === 'continue-without-session' && error instanceof SessionStoreError) {
           options.logger.warn(`session store unavailable, serving an unsaved session: ${error.message}`);
-          this.detached = true;
+          this.detachedBy = error;
           return this.startFresh();
         }
         throw error;
@@ -263,7 +263,12 @@ export class SessionContext implements SessionState {
     } catch {
       return NOTHING; // the load's error already reached the handler
     }
-    if (this.detached || !this.session) return NOTHING;
+    if (!this.session) return NOTHING;
+    if (this.detachedBy) {
+      // Reads may go on without the store; a change the handler made cannot, and must not be answered 2xx.
+      if (attributesOf(this.session).length > 0) throw this.detachedBy;
+      return NOTHING;
+    }
     try {
       const now = this.runtime.options.now();
       const encoded = this.encodeAttributes(this.session);

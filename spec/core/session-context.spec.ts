@@ -149,16 +149,15 @@ describe('SessionContext lifecycle (MemoryStore, injected clock)', () => {
     expect(t.store instanceof MemoryStore && t.store.size).toBe(0);
   });
 
-  it("onStoreError 'continue-without-session' serves an empty session that is never saved and sets no cookie", async () => {
+  it("onStoreError 'continue-without-session' serves reads an empty session, sets no cookie, and fails a write with the store's error", async () => {
     const store = new FlakyStore();
     const t = testManager({ onStoreError: 'continue-without-session', logger: quietLogger }, store);
     await t.run((s) => void (s['a'] = 1));
     store.failGets = true;
-    const result = await t.run((s) => {
-      expect({ ...s }).toEqual({});
-      s['b'] = 2;
-    });
-    expect(result.headers).toEqual([]);
+    const read = await t.run((s) => expect({ ...s }).toEqual({}));
+    expect(read.headers).toEqual([]);
+    // A change cannot be kept without the store: the request fails rather than being answered as if it were.
+    await expect(t.run((s) => void (s['b'] = 2))).rejects.toThrow(SessionStoreUnavailableError);
     store.failGets = false;
     await t.run((s) => expect({ ...s }).toEqual({ a: 1 }));
   });

@@ -125,6 +125,27 @@ describe.each(APP_KINDS)('%s: DynamoDB faults (fault-injecting proxy in front of
     expect((app.errors[0] as SessionStoreUnavailableError).throttled).toBe(true);
   });
 
+  it("onStoreError 'continue-without-session': reads go on with an empty session and no cookie; a write still fails 503", async () => {
+    const lenient = await serveApp(kind, { store, secrets: [SECRET], logger: quietLogger, onStoreError: 'continue-without-session' });
+    try {
+      const client = new Client(lenient.url);
+      expect((await client.post('/set/a/1')).ok).toBe(true);
+      const cookie = client.cookie!;
+      proxy.set({ throttle: 1, operations: ['GetItem'] });
+      const read = await fetch(`${lenient.url}/read`, { headers: { cookie: `sid=${cookie}` } });
+      expect(read.status).toBe(200);
+      expect(await read.json()).toEqual({ isNew: true, data: {} });
+      expect(read.headers.getSetCookie()).toEqual([]);
+      const write = await client.post('/set/b/2');
+      expect(write.status).toBe(503);
+      expect(write.headers.getSetCookie()).toEqual([]);
+      proxy.set({});
+      expect((await getItem(tableName, keyOf(cookie)))?.['data']).toEqual({ a: '"1"' });
+    } finally {
+      await lenient.close();
+    }
+  });
+
   it('with the table deleted mid-run, requests fail with 503 and the same process serves again once the table is back', async () => {
     const statuses: number[][] = [[], [], []];
     let phase = 0;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { session } from '../../lib/koa';
@@ -72,11 +73,22 @@ export function koaApp(options: SessionOptions): Koa {
     ctx.throw(422, 'handler failed');
   });
   router.post('/big/:name/:kb', async (ctx) => {
-    (await ctx.session)[ctx.params['name']!] = 'x'.repeat(Number(ctx.params['kb']) * 1024);
+    (await ctx.session)[ctx.params['name']!] = randomBytes(Number(ctx.params['kb']) * 768).toString('base64'); // kb KB of text gzip cannot shrink much
+    ctx.body = 'ok';
+  });
+  router.post('/compressible/:name/:kb', async (ctx) => {
+    const line = 'sku-0001 qty 1 price 9.99 | ';
+    (await ctx.session)[ctx.params['name']!] = line.repeat(Math.ceil((Number(ctx.params['kb']) * 1024) / line.length));
     ctx.body = 'ok';
   });
   router.post('/bigint', async (ctx) => {
     (await ctx.session)['n'] = { big: 10n };
+    ctx.body = 'ok';
+  });
+  router.post('/slow-set/:name/:value', async (ctx) => {
+    const s = await ctx.session;
+    await new Promise((resolve) => setTimeout(resolve, Number(ctx.query['ms'] ?? 200)));
+    s[ctx.params['name']!] = ctx.params['value'];
     ctx.body = 'ok';
   });
   router.get('/id', async (ctx) => {

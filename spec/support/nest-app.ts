@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import {
   ArgumentsHost, BadRequestException, CanActivate, Controller, Delete, ExecutionContext, ForbiddenException, Get, Inject, Injectable,
-  INestApplication, Param, Post, Req, UseGuards, ModuleMetadata,
+  INestApplication, Param, Post, Query, Req, Headers, UseGuards, ModuleMetadata,
 } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
@@ -55,6 +55,25 @@ class SessionTestController {
     return { data: { ...s } };
   }
 
+  @Post('json/:name')
+  json(@Session() s: Session, @Param('name') name: string, @Headers('x-json') json: string): string {
+    s[name] = JSON.parse(json);
+    return 'ok';
+  }
+
+  @Post('slow-set/:name/:value')
+  async slowSet(@Session() s: Session, @Param('name') name: string, @Param('value') value: string, @Query('ms') ms?: string): Promise<string> {
+    await new Promise((resolve) => setTimeout(resolve, Number(ms ?? 200)));
+    s[name] = value;
+    return 'ok';
+  }
+
+  @Post('bigint')
+  bigint(@Session() s: Session): string {
+    s['n'] = { big: 10n };
+    return 'ok';
+  }
+
   @Post('big/:name/:kb')
   big(@Session() s: Session, @Param('name') name: string, @Param('kb') kb: string): string {
     s[name] = randomBytes(Number(kb) * 768).toString('base64'); // kb KB of text gzip cannot shrink much
@@ -104,14 +123,17 @@ class SessionTestController {
 export async function nestApp(
   platform: Platform,
   sessionImport: NonNullable<ModuleMetadata['imports']>[number],
-  hooks: { onError?: (error: unknown) => void } = {},
+  hooks: { onError?: (error: unknown) => void; trustProxy?: boolean } = {},
 ): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
     imports: [sessionImport],
     controllers: [SessionTestController],
     providers: [DenyingGuard],
   }).compile();
-  const app = moduleRef.createNestApplication(platform === 'fastify' ? new FastifyAdapter() : new ExpressAdapter(), { logger: false });
+  const trustProxy = hooks.trustProxy ?? false;
+  const adapter = platform === 'fastify' ? new FastifyAdapter({ trustProxy }) : new ExpressAdapter();
+  const app = moduleRef.createNestApplication(adapter, { logger: false });
+  if (platform === 'express' && trustProxy) (adapter.getInstance() as { set(name: string, value: unknown): void }).set('trust proxy', true);
   const { onError } = hooks;
   if (onError) {
     // Sees each error on its way to Nest's default filter, which still answers it.

@@ -15,10 +15,11 @@ export interface ServedApp {
 }
 
 /** The same routes (spec/support/koa-app.ts, nest-app.ts) served by Koa or by Nest on Express or Fastify. */
-export async function serveApp(kind: AppKind, options: SessionOptions): Promise<ServedApp> {
+export async function serveApp(kind: AppKind, options: SessionOptions, platform: { trustProxy?: boolean } = {}): Promise<ServedApp> {
   const errors: unknown[] = [];
   if (kind === 'koa') {
     const app = koaApp(options);
+    app.proxy = platform.trustProxy ?? false;
     app.silent = true;
     app.on('error', (e: unknown) => errors.push(e));
     const server = createServer(app.callback());
@@ -29,7 +30,10 @@ export async function serveApp(kind: AppKind, options: SessionOptions): Promise<
       close: () => new Promise<void>((resolve) => server.close(() => resolve())),
     };
   }
-  const app = await nestApp(kind === 'nest-fastify' ? 'fastify' : 'express', SessionModule.forRoot(options), { onError: (e) => errors.push(e) });
+  const app = await nestApp(kind === 'nest-fastify' ? 'fastify' : 'express', SessionModule.forRoot(options), {
+    onError: (e) => errors.push(e),
+    ...platform,
+  });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, errors, close: () => app.close() };
