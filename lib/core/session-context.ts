@@ -14,7 +14,7 @@ import { matchesAny } from './patterns';
 import { FORBIDDEN_KEYS, Serializer } from './serializer';
 import { attributesOf, clearAttributes, createSessionObject, RESERVED_NAMES, Session, SessionState } from './session';
 import { IdSigner, SIGNED_LENGTH } from './signer';
-import { Encoded, fingerprint, fromStoredValue, storedSize, toStoredValue } from './stored-value';
+import { Encoded, fingerprint, fromStoredValue, isBelowThreshold, storedSize, toStoredValue } from './stored-value';
 import type { StoredSession, StoredValue } from '../store/session-store';
 
 /** What an adapter tells the core about a request. */
@@ -240,14 +240,18 @@ export class SessionContext implements SessionState {
       if (RESERVED_NAMES.has(name)) options.logger.warn(`ignoring stored attribute "${name}": the name is reserved for a session member`);
       return !RESERVED_NAMES.has(name);
     });
-    await Promise.all(
-      entries.map(async ([name, value]) => {
-        const encoded = await fromStoredValue(value);
-        fingerprints.set(name, fingerprint(encoded));
-        values.set(name, value);
-        attributes[name] = serializer.decode(encoded, name);
-      }),
-    );
+    const decodeInto = (name: string, value: StoredValue, encoded: Encoded): void => {
+      fingerprints.set(name, fingerprint(encoded));
+      values.set(name, value);
+      attributes[name] = serializer.decode(encoded, name);
+    };
+    const compressed: Array<Promise<void>> = [];
+    for (const [name, value] of entries) {
+      // Plain text (most values) needs no await; only binary values go through zlib.
+      if (typeof value === 'string') decodeInto(name, value, value);
+      else compressed.push(fromStoredValue(value).then((encoded) => decodeInto(name, value, encoded)));
+    }
+    if (compressed.length > 0) await Promise.all(compressed);
     this.baseline = { key, times: stored, fingerprints, values };
     this.ownMaxInactiveInterval = stored.maxInactiveInterval;
     this.principal = stored.principal;
@@ -483,8 +487,15 @@ export class SessionContext implements SessionState {
 
   private async toStored(entries: Array<[string, Encoded]>): Promise<Map<string, StoredValue>> {
     const { compressThreshold, compression } = this.runtime.options;
-    const stored = await Promise.all(entries.map(async ([name, value]) => [name, await toStoredValue(value, compressThreshold, compression)] as const));
-    return new Map(stored);
+    const stored = new Map<string, StoredValue>();
+    const compressing: Array<Promise<void>> = [];
+    for (const [name, value] of entries) {
+      // Text too short to reach the threshold is stored as it is, without a trip through a promise.
+      if (typeof value === 'string' && isBelowThreshold(value, compressThreshold)) stored.set(name, value);
+      else compressing.push(toStoredValue(value, compressThreshold, compression).then((v) => void stored.set(name, v)));
+    }
+    if (compressing.length > 0) await Promise.all(compressing);
+    return stored;
   }
 
   /** Epoch seconds: the idle deadline, never past the absolute one (so TTL removes the item at either). */

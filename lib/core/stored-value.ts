@@ -30,7 +30,7 @@ export type Encoded = string | Uint8Array;
 /** Compresses values larger than `threshold` bytes when that makes them smaller. */
 export async function toStoredValue(encoded: Encoded, threshold: number, compression: Compression = 'gzip'): Promise<StoredValue> {
   const isText = typeof encoded === 'string';
-  if (isText && encoded.length <= threshold / 3) return encoded; // cannot exceed the threshold even as 3-byte UTF-8
+  if (isText && isBelowThreshold(encoded, threshold)) return encoded;
   const bytes = isText ? Buffer.from(encoded, 'utf8') : encoded;
   if (bytes.byteLength > threshold) {
     const compressor = COMPRESSORS[compression];
@@ -38,6 +38,11 @@ export async function toStoredValue(encoded: Encoded, threshold: number, compres
     if (compressed.byteLength < bytes.byteLength) return withMarker(isText ? compressor.text : compressor.bytes, compressed);
   }
   return isText ? encoded : withMarker(Marker.RawBytes, bytes);
+}
+
+/** Text this short cannot exceed the threshold even at 3 UTF-8 bytes per UTF-16 unit: stored as it is, no need to measure. */
+export function isBelowThreshold(text: string, threshold: number): boolean {
+  return text.length <= threshold / 3;
 }
 
 export async function fromStoredValue(stored: StoredValue): Promise<Encoded> {

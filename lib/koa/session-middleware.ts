@@ -19,8 +19,8 @@ export function session(options: SessionOptions | SessionManager): KoaSessionMid
 
   const middleware = async (ctx: ParameterizedContext, next: () => Promise<unknown>): Promise<void> => {
     const context = manager.createContext({ method: ctx.method, path: ctx.path, headers: ctx.headers, secure: ctx.secure });
-    Object.defineProperty(ctx, 'session', { configurable: true, enumerable: true, get: (): Promise<Session> => context.load() });
-    Object.defineProperty(ctx, 'sessionContext', { configurable: true, value: context });
+    defineAccessorsOnce(Object.getPrototypeOf(ctx) as object);
+    (ctx as unknown as Record<symbol, SessionContext>)[CONTEXT] = context;
 
     try {
       await next();
@@ -31,6 +31,28 @@ export function session(options: SessionOptions | SessionManager): KoaSessionMid
     applyHeaders(ctx, await context.commit());
   };
   return Object.assign(middleware, { manager });
+}
+
+const CONTEXT = Symbol('dynamo-session context');
+const prepared = new WeakSet<object>();
+
+/**
+ * `ctx.session` and `ctx.sessionContext` as getters on the app's context
+ * prototype, defined once: defining them on every ctx costs more than the
+ * rest of the middleware (it turns each ctx into a slow dictionary object).
+ */
+function defineAccessorsOnce(prototype: object): void {
+  if (prepared.has(prototype)) return;
+  prepared.add(prototype);
+  const contextOf = (ctx: object): SessionContext => {
+    const context = (ctx as Record<symbol, SessionContext | undefined>)[CONTEXT];
+    if (!context) throw new Error('ctx.session is only available behind the dynamo-session middleware');
+    return context;
+  };
+  Object.defineProperties(prototype, {
+    session: { configurable: true, enumerable: false, get(this: object): Promise<Session> { return contextOf(this).load(); } },
+    sessionContext: { configurable: true, enumerable: false, get(this: object): SessionContext { return contextOf(this); } },
+  });
 }
 
 /**

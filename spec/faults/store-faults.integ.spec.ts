@@ -190,3 +190,27 @@ async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+describe('DynamoDbStore deadlines (fault-injecting proxy)', () => {
+  it('a call slower than readTimeout is abandoned at its deadline, retries included, with a typed error', async () => {
+    const proxy = new FaultProxy(new URL(endpoint()));
+    const tableName = randomTableName('deadline');
+    const url = await proxy.listen();
+    const store = new DynamoDbStore({ tableName, endpoint: url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, readTimeout: 300 }, quietLogger);
+    try {
+      await store.ready();
+      proxy.set({ latencyMs: 2000 });
+      const started = Date.now();
+      const error = await store.get('k').catch((e: unknown) => e);
+      const elapsed = Date.now() - started;
+      expect(error).toBeInstanceOf(SessionStoreUnavailableError);
+      expect(elapsed).toBeGreaterThanOrEqual(300);
+      expect(elapsed).toBeLessThan(1000); // the 2 s answer was not waited for
+      proxy.set({});
+      expect(await store.get('k')).toBeUndefined(); // the next call has a deadline of its own
+    } finally {
+      await proxy.close();
+      await dropTable(tableName);
+    }
+  });
+});

@@ -12,6 +12,7 @@ import { toStoredSession } from './item-codec';
 import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
 import { ResolvedStoreOptions, resolveStoreOptions } from './resolve-options';
 import { isAmbiguous, isConditionFailure, toStoreError } from './store-errors';
+import { SharedDeadlines } from './deadlines';
 import { ensureTable } from './table-bootstrap';
 import { TableRotation } from './table-rotation';
 import { UpdateExpressionBuilder } from './update-expression';
@@ -45,6 +46,7 @@ export class DynamoDbStore extends SessionStore {
   private readonly bootstrap: Promise<void>;
   private rotationTimer: NodeJS.Timeout | undefined;
   private readonly serializerOption: Serializer | undefined;
+  private readonly deadlines = new SharedDeadlines();
 
   constructor(options: DynamoDbStoreOptions = {}, logger: Logger = defaultLogger) {
     super();
@@ -313,16 +315,11 @@ export class DynamoDbStore extends SessionStore {
    */
   private async call<T>(table: string, operation: string, timeoutMs: number, send: (options: SendOptions) => Promise<T>): Promise<T> {
     await this.bootstrap;
-    // A timer cleared on completion, rather than AbortSignal.timeout, which keeps one alive per call for the full deadline.
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), timeoutMs);
     try {
-      return await send({ abortSignal: deadline.signal });
+      return await send({ abortSignal: this.deadlines.signal(timeoutMs) });
     } catch (e) {
       if (isConditionFailure(e)) throw e; // an answer, not a failure: the caller decides
       throw toStoreError(e, operation, table, this.regionName);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
