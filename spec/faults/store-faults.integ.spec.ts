@@ -3,7 +3,7 @@ import { DynamoDbStore, SessionStoreUnavailableError } from '../../lib';
 import { createTableInput } from '../../lib/store/dynamodb/table-bootstrap';
 import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { dropTable, endpoint, getItem, randomTableName } from '../support/dynamodb';
-import { keyOf } from '../support/cookies';
+import { keyOf, sessionCookieValue } from '../support/cookies';
 import { FaultProxy } from '../support/fault-proxy';
 import { quietLogger } from '../support/quiet-logger';
 import { SECRET } from '../support/secrets';
@@ -17,7 +17,7 @@ class Client {
   async post(path: string): Promise<Response> {
     const res = await fetch(`${this.url}${path}`, { method: 'POST', headers: this.cookie ? { cookie: `sid=${this.cookie}` } : {} });
     await res.arrayBuffer();
-    const issued = res.headers.getSetCookie().map((c) => /^sid=([^;]*)/.exec(c)?.[1]).find((v) => v !== undefined);
+    const issued = sessionCookieValue({ 'set-cookie': res.headers.getSetCookie() });
     if (issued !== undefined) this.cookie = issued || undefined;
     return res;
   }
@@ -208,6 +208,28 @@ describe('DynamoDbStore deadlines (fault-injecting proxy)', () => {
       expect(elapsed).toBeLessThan(1000); // the 2 s answer was not waited for
       proxy.set({});
       expect(await store.get('k')).toBeUndefined(); // the next call has a deadline of its own
+    } finally {
+      await proxy.close();
+      await dropTable(tableName);
+    }
+  });
+
+  it('requestTimeout bounds each attempt, so the SDK retries a hung attempt within the deadline', async () => {
+    const proxy = new FaultProxy(new URL(endpoint()));
+    const tableName = randomTableName('attempts');
+    const url = await proxy.listen();
+    const store = new DynamoDbStore(
+      { tableName, endpoint: url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, readTimeout: 5000, requestTimeout: 150, maxAttempts: 3 },
+      quietLogger,
+    );
+    try {
+      await store.ready();
+      proxy.set({ latencyMs: 1000, operations: ['GetItem'] });
+      const before = proxy.calls['GetItem'] ?? 0;
+      const started = Date.now();
+      await expect(store.get('k')).rejects.toThrow(SessionStoreUnavailableError);
+      expect(Date.now() - started).toBeLessThan(2500); // three 150 ms attempts and backoff, not 3 x 1 s nor the 5 s deadline
+      expect((proxy.calls['GetItem'] ?? 0) - before).toBe(3);
     } finally {
       await proxy.close();
       await dropTable(tableName);

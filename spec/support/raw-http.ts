@@ -39,12 +39,3 @@ export function rawRequest(url: string, method: string, path: string, headers: R
     req.end();
   });
 }
-
-/** The session cookie value a response set, if any ('' when it cleared it). */
-export function issuedSid(res: RawResponse): string | undefined {
-  for (const line of res.setCookies) {
-    const match = /^sid=([^;]*)/.exec(line);
-    if (match) return match[1];
-  }
-  return undefined;
-}

@@ -341,7 +341,7 @@ export class DynamoDbStore extends SessionStore {
       retryMode: 'standard',
       requestHandler: new NodeHttpHandler({
         connectionTimeout: STORE_DEFAULTS.connectionTimeout,
-        requestTimeout: Math.max(o.readTimeout, o.writeTimeout),
+        requestTimeout: o.requestTimeout,
         throwOnRequestTimeout: true,
       }),
     });

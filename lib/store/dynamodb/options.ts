@@ -38,6 +38,11 @@ export interface DynamoDbStoreOptions {
   writeTimeout?: number;
   /** SDK attempts per call (standard retry mode). Default 3. */
   maxAttempts?: number;
+  /**
+   * Milliseconds one attempt may wait for its answer before the SDK gives up on it and retries.
+   * Default: the larger of readTimeout and writeTimeout. Lower it (e.g. 800) so a hung attempt leaves time for a retry.
+   */
+  requestTimeout?: number;
   /** Seconds to wait at startup for a created table to become ACTIVE. Default 120. */
   tableReadyTimeout?: number;
   /** 'ttl' (default): one table, DynamoDB TTL on expiresAt. 'rotation': EnergyHub's table per period. */

@@ -21,6 +21,7 @@ export interface ResolvedStoreOptions {
   readonly readTimeout: number;
   readonly writeTimeout: number;
   readonly maxAttempts: number;
+  readonly requestTimeout: number;
   readonly tableReadyTimeout: number;
   /** Set for expiry 'rotation'. */
   readonly rotation: { readonly tableBaseName: string; readonly period: number } | undefined;
@@ -30,7 +31,7 @@ export interface ResolvedStoreOptions {
 const KNOWN = new Set<string>([
   'tableName', 'region', 'endpoint', 'client', 'credentials', 'awsAccessKey', 'awsSecretKey', 'awsCredentialsFile',
   'createIfNotExist', 'readCapacityUnits', 'writeCapacityUnits', 'requestsPerSecond', 'sessionSize',
-  'eventualConsistency', 'keyPrefix', 'readTimeout', 'writeTimeout', 'maxAttempts', 'tableReadyTimeout',
+  'eventualConsistency', 'keyPrefix', 'readTimeout', 'writeTimeout', 'maxAttempts', 'requestTimeout', 'tableReadyTimeout',
   'expiry', 'tableBaseName', 'rotationPeriod', 'now', 'serializer',
 ]);
 // DynamoDB table names: 3-255 of letters, digits, '_', '-', '.'.
@@ -57,6 +58,7 @@ export function resolveStoreOptions(input: DynamoDbStoreOptions): ResolvedStoreO
   const readTimeout = positiveInteger('readTimeout', input.readTimeout, STORE_DEFAULTS.readTimeout, problems);
   const writeTimeout = positiveInteger('writeTimeout', input.writeTimeout, STORE_DEFAULTS.writeTimeout, problems);
   const maxAttempts = positiveInteger('maxAttempts', input.maxAttempts, STORE_DEFAULTS.maxAttempts, problems);
+  const requestTimeout = positiveInteger('requestTimeout', input.requestTimeout, Math.max(readTimeout, writeTimeout), problems);
   const tableReadyTimeout = positiveInteger('tableReadyTimeout', input.tableReadyTimeout, STORE_DEFAULTS.tableReadyTimeout, problems);
   for (const flag of ['createIfNotExist', 'eventualConsistency'] as const) {
     if (input[flag] !== undefined && typeof input[flag] !== 'boolean') problems.push(`${flag} must be a boolean`);
@@ -70,7 +72,7 @@ export function resolveStoreOptions(input: DynamoDbStoreOptions): ResolvedStoreO
     rotation, now: input.now ?? Date.now,
     tableName, region: input.region, endpoint: input.endpoint, credentials,
     createIfNotExist: input.createIfNotExist ?? true, billing,
-    eventualConsistency: input.eventualConsistency ?? false, keyPrefix, readTimeout, writeTimeout, maxAttempts, tableReadyTimeout,
+    eventualConsistency: input.eventualConsistency ?? false, keyPrefix, readTimeout, writeTimeout, maxAttempts, requestTimeout, tableReadyTimeout,
   };
 }
 
