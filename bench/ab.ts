@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { startDynamoDbLocal } from '../sample-app/dynamodb-local';
 import { CountingProxy } from './counting-proxy';
 import { createSessions, runLoad, Workload } from './load';
+import { dynamoDbLocalCpuMs } from './process-cpu';
 import { warmUpDynamoDb } from './warm-up';
 
 /** A/B of two targets on one workload, alternating, for investigating a gap (`node bench/build/bench/ab.js A B write`). */
@@ -24,10 +25,12 @@ async function main(): Promise<void> {
     const line: string[] = [];
     for (const t of order) {
       const before = await cpuOf(t.child);
+      const javaBefore = dynamoDbLocalCpuMs();
       const rps = (await runLoad(t.url, workload, t.cookies, 2000, 20)).rps;
       const after = await cpuOf(t.child);
+      const javaMsPerRequest = (dynamoDbLocalCpuMs() - javaBefore) / 2000;
       const cpuMsPerRequest = (after.user + after.system - before.user - before.system) / 1000 / 2000;
-      line.push(`${t.name} ${rps.toFixed(0)} req/s ${cpuMsPerRequest.toFixed(2)} ms CPU/req`);
+      line.push(`${t.name} ${rps.toFixed(0)} req/s ${cpuMsPerRequest.toFixed(2)} ms CPU/req, DynamoDB Local ${javaMsPerRequest.toFixed(2)} ms/req`);
     }
     console.log(`round ${r + 1}: ${line.join('  ')}`);
   }

@@ -8,6 +8,8 @@ export interface DynamoCost {
   wcu: number;
   /** Request plus response bytes on the wire to DynamoDB. */
   bytes: number;
+  /** CPU ms DynamoDB Local spent meanwhile (set by the benchmark, not the proxy). */
+  localCpuMs?: number;
 }
 
 const READS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem', 'TransactGetItems']);

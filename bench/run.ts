@@ -7,6 +7,7 @@ import { CountingProxy, DynamoCost } from './counting-proxy';
 import { createSessions, LoadResult, race, runLoad, Workload } from './load';
 import { TARGETS } from './targets';
 import { renderResults, TargetResult } from './report';
+import { dynamoDbLocalCpuMs } from './process-cpu';
 import { warmUpDynamoDb } from './warm-up';
 
 const WORKLOADS: Workload[] = ['none', 'read', 'write', 'mixed'];
@@ -59,8 +60,9 @@ async function main(): Promise<void> {
       const perWorkload = {} as Record<Workload, DynamoCost>;
       for (const w of WORKLOADS) {
         proxy.reset();
+        const localCpuBefore = dynamoDbLocalCpuMs();
         const load = await runLoad(t.url, w, t.cookies, 1000, CONNECTIONS);
-        perWorkload[w] = { ...proxy.reset(), requestsMeasured: load.requests } as DynamoCost;
+        perWorkload[w] = { ...proxy.reset(), requestsMeasured: load.requests, localCpuMs: dynamoDbLocalCpuMs() - localCpuBefore } as DynamoCost;
       }
       costs.set(t.name, perWorkload);
     }

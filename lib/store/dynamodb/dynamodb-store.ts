@@ -12,12 +12,12 @@ import { toStoredSession } from './item-codec';
 import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
 import { ResolvedStoreOptions, resolveStoreOptions } from './resolve-options';
 import { isAmbiguous, isConditionFailure, toStoreError } from './store-errors';
-import { SharedDeadlines } from './deadlines';
+import { CallDeadline, SharedDeadlines } from './deadlines';
 import { ensureTable } from './table-bootstrap';
 import { TableRotation } from './table-rotation';
 import { UpdateExpressionBuilder } from './update-expression';
 
-type SendOptions = { abortSignal: AbortSignal };
+type SendOptions = { abortSignal: CallDeadline };
 
 /** Unique per write: a random per-process prefix and a counter (cheaper than random bytes every write). */
 const WRITE_TOKEN_PREFIX = randomBytes(9).toString('base64url');
@@ -315,11 +315,14 @@ export class DynamoDbStore extends SessionStore {
    */
   private async call<T>(table: string, operation: string, timeoutMs: number, send: (options: SendOptions) => Promise<T>): Promise<T> {
     await this.bootstrap;
+    const deadline = this.deadlines.start(timeoutMs);
     try {
-      return await send({ abortSignal: this.deadlines.signal(timeoutMs) });
+      return await send({ abortSignal: deadline });
     } catch (e) {
       if (isConditionFailure(e)) throw e; // an answer, not a failure: the caller decides
       throw toStoreError(e, operation, table, this.regionName);
+    } finally {
+      deadline.finish();
     }
   }
 
