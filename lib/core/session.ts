@@ -104,7 +104,7 @@ Object.defineProperty(SessionObject.prototype, '__proto__', {
     throw new SessionKeyError('Session attributes may not be named "__proto__".');
   },
 });
-// Controls are not attributes: the class makes its methods non-enumerable, and the getters as well.
+// Assigning to a getter-only member would throw a bare TypeError (or be ignored in sloppy mode): name the mistake instead.
 for (const name of RESERVED_NAMES) {
   const descriptor = Object.getOwnPropertyDescriptor(SessionObject.prototype, name);
   if (descriptor?.get) Object.defineProperty(SessionObject.prototype, name, { ...descriptor, set: () => refuseReserved(name) });
