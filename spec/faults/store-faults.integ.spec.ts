@@ -2,9 +2,9 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../sample-app/dynamodb-local
 import { DynamoDbStore, SessionStoreUnavailableError } from '../../lib';
 import { createTableInput } from '../../lib/store/dynamodb/table-bootstrap';
 import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
-import { dropTable, endpoint, getItem, randomTableName } from '../support/dynamodb';
+import { dropTable, endpoint, getItem } from '../support/dynamodb';
 import { keyOf, sessionCookieValue } from '../support/cookies';
-import { FaultProxy } from '../support/fault-proxy';
+import { FaultProxy, storeBehindProxy, StoreBehindProxy } from '../support/fault-proxy';
 import { quietLogger } from '../support/quiet-logger';
 import { SECRET } from '../support/secrets';
 import { APP_KINDS, serveApp, ServedApp } from '../support/served-app';
@@ -69,23 +69,20 @@ function expectTypedUnavailable(app: ServedApp, failures: readonly Response[]): 
 }
 
 describe.each(APP_KINDS)('%s: DynamoDB faults (fault-injecting proxy in front of DynamoDB Local)', (kind) => {
+  let behind: StoreBehindProxy;
   let proxy: FaultProxy;
   let store: DynamoDbStore;
   let tableName: string;
   let app: ServedApp;
 
   beforeEach(async () => {
-    proxy = new FaultProxy(new URL(endpoint()), 7);
-    tableName = randomTableName('faults');
-    // The store's own client, so the SDK retries and deadlines under test are the real ones.
-    store = new DynamoDbStore({ tableName, endpoint: await proxy.listen(), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }, quietLogger);
-    await store.ready();
+    behind = await storeBehindProxy({}, 7);
+    ({ proxy, store, tableName } = behind);
     app = await serveApp(kind, { store, secrets: [SECRET], logger: quietLogger });
   });
   afterEach(async () => {
     await app.close();
-    await proxy.close();
-    await dropTable(tableName);
+    await behind.close();
   });
 
   it('with 20% of calls throttled, 500 writes: every 200 is stored, every failure is a typed 503', async () => {
@@ -193,12 +190,8 @@ async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void
 
 describe('DynamoDbStore deadlines (fault-injecting proxy)', () => {
   it('a call slower than readTimeout is abandoned at its deadline, retries included, with a typed error', async () => {
-    const proxy = new FaultProxy(new URL(endpoint()));
-    const tableName = randomTableName('deadline');
-    const url = await proxy.listen();
-    const store = new DynamoDbStore({ tableName, endpoint: url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, readTimeout: 300 }, quietLogger);
+    const { proxy, store, close } = await storeBehindProxy({ readTimeout: 300 });
     try {
-      await store.ready();
       proxy.set({ latencyMs: 2000 });
       const started = Date.now();
       const error = await store.get('k').catch((e: unknown) => e);
@@ -209,21 +202,13 @@ describe('DynamoDbStore deadlines (fault-injecting proxy)', () => {
       proxy.set({});
       expect(await store.get('k')).toBeUndefined(); // the next call has a deadline of its own
     } finally {
-      await proxy.close();
-      await dropTable(tableName);
+      await close();
     }
   });
 
   it('requestTimeout bounds each attempt, so the SDK retries a hung attempt within the deadline', async () => {
-    const proxy = new FaultProxy(new URL(endpoint()));
-    const tableName = randomTableName('attempts');
-    const url = await proxy.listen();
-    const store = new DynamoDbStore(
-      { tableName, endpoint: url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, readTimeout: 5000, requestTimeout: 150, maxAttempts: 3 },
-      quietLogger,
-    );
+    const { proxy, store, close } = await storeBehindProxy({ readTimeout: 5000, requestTimeout: 150, maxAttempts: 3 });
     try {
-      await store.ready();
       proxy.set({ latencyMs: 1000, operations: ['GetItem'] });
       const before = proxy.calls['GetItem'] ?? 0;
       const started = Date.now();
@@ -231,8 +216,7 @@ describe('DynamoDbStore deadlines (fault-injecting proxy)', () => {
       expect(Date.now() - started).toBeLessThan(2500); // three 150 ms attempts and backoff, not 3 x 1 s nor the 5 s deadline
       expect((proxy.calls['GetItem'] ?? 0) - before).toBe(3);
     } finally {
-      await proxy.close();
-      await dropTable(tableName);
+      await close();
     }
   });
 });

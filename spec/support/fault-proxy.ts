@@ -1,5 +1,9 @@
 import { createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../sample-app/dynamodb-local';
+import { DynamoDbStore, DynamoDbStoreOptions } from '../../lib';
+import { dropTable, endpoint, randomTableName } from './dynamodb';
+import { quietLogger } from './quiet-logger';
 
 /** Shares of calls (0..1) that meet each fault; the rest pass through untouched. */
 export interface Faults {
@@ -134,4 +138,30 @@ function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** A store on a new table whose own SDK client talks through a fault proxy, so the real retries and deadlines are under test. */
+export interface StoreBehindProxy {
+  readonly proxy: FaultProxy;
+  readonly store: DynamoDbStore;
+  readonly tableName: string;
+  /** Closes the proxy and drops the table. */
+  close(): Promise<void>;
+}
+
+export async function storeBehindProxy(options: DynamoDbStoreOptions = {}, seed?: number): Promise<StoreBehindProxy> {
+  const proxy = new FaultProxy(new URL(endpoint()), seed);
+  const tableName = randomTableName('faults');
+  const store = new DynamoDbStore({ ...options, tableName, endpoint: await proxy.listen(), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }, quietLogger);
+  const close = async (): Promise<void> => {
+    await proxy.close();
+    await dropTable(tableName);
+  };
+  try {
+    await store.ready();
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { proxy, store, tableName, close };
 }
