@@ -75,11 +75,13 @@ export class SessionTooLargeError extends SessionError {
     readonly itemBytes: number,
     readonly limitBytes: number,
     readonly largestAttributes: readonly AttributeSize[],
+    options?: { what?: string; cause?: unknown },
   ) {
     super(
-      `Session is ${itemBytes} bytes, over DynamoDB's item limit of ${limitBytes} bytes; nothing was written. ` +
-        `Largest attributes: ${largestAttributes.map((a) => `${a.name} (${a.bytes} B)`).join(', ')}. ` +
+      `${options?.what ?? `Session is ${itemBytes} bytes, over DynamoDB's item limit of ${limitBytes} bytes`}; nothing was written. ` +
+        (largestAttributes.length > 0 ? `Largest attributes: ${largestAttributes.map((a) => `${a.name} (${a.bytes} B)`).join(', ')}. ` : '') +
         `Keep large data out of the session or lower compressThreshold.`,
+      options,
     );
   }
 }

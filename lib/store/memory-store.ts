@@ -1,6 +1,6 @@
 import type { Serializer } from '../core/serializer';
 import {
-  LockOutcome, NewSession, PrincipalSession, sameStoredValue, SessionStore, SessionUpdate, StoredSession, StoredValue, UpdateOutcome,
+  DestroyOutcome, LockOutcome, NewSession, PrincipalSession, sameStoredValue, SessionStore, SessionUpdate, StoredSession, StoredValue, UpdateOutcome,
 } from './session-store';
 
 export interface MemoryStoreOptions {
@@ -62,8 +62,12 @@ export class MemoryStore extends SessionStore {
     return { status: 'stored' };
   }
 
-  async destroy(key: string): Promise<void> {
+  async destroy(key: string, expectedVersion?: number): Promise<DestroyOutcome> {
+    const item = this.items.get(key);
+    if (!item) return { status: 'gone' };
+    if (expectedVersion !== undefined && item.version !== expectedVersion) return { status: 'changed', current: copy(item) };
     this.items.delete(key);
+    return { status: 'destroyed' };
   }
 
   async acquire(key: string, owner: string, leaseUntil: number, now: number): Promise<LockOutcome> {

@@ -67,6 +67,14 @@ export interface PrincipalSession {
   readonly expiresAt: number;
 }
 
+/** The outcome of a destroy conditioned on the version seen at load (regenerate). */
+export type DestroyOutcome =
+  | { readonly status: 'destroyed' }
+  /** No such item (destroyed or never stored): nothing to delete. */
+  | { readonly status: 'gone' }
+  /** Another request wrote since the load: nothing was deleted; `current` is the item now. */
+  | { readonly status: 'changed'; readonly current: StoredSession };
+
 export type LockOutcome =
   | { readonly status: 'locked'; readonly session: StoredSession }
   | { readonly status: 'absent' }
@@ -83,7 +91,11 @@ export abstract class SessionStore {
   abstract create(key: string, session: NewSession): Promise<void>;
   /** Applies the delta to an existing, unexpired item whose guards hold. */
   abstract update(key: string, update: SessionUpdate): Promise<UpdateOutcome>;
-  abstract destroy(key: string): Promise<void>;
+  /**
+   * Deletes the item. With `expectedVersion`, only while the item still has
+   * that version (regenerate() moves a session only if nobody wrote to it since its load).
+   */
+  abstract destroy(key: string, expectedVersion?: number): Promise<DestroyOutcome>;
   /**
    * Takes the item's lease for `owner` until `leaseUntil` (epoch ms) when it is
    * free or its lease ran out, returning the item in the same call.
@@ -104,6 +116,14 @@ export abstract class SessionStore {
   /** Resolves when the store can serve requests (table exists, ...); rejects with the reason if it cannot. */
   ready(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /**
+   * Bytes the item's key attribute takes as DynamoDB counts it (name and value,
+   * including any key prefix), for the size check before a write.
+   */
+  keyBytes(key: string): number {
+    return 'sessionId'.length + Buffer.byteLength(key, 'utf8');
   }
 
   /** A store whose expiry is built on the idle timeout (table rotation) names it, so the manager can check they agree. */

@@ -6,7 +6,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SessionStoreUnavailableError } from '../../core/errors';
 import { defaultLogger, Logger } from '../../core/logger';
 import type { Serializer } from '../../core/serializer';
-import { LockOutcome, NewSession, PrincipalSession, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../session-store';
+import { DestroyOutcome, LockOutcome, NewSession, PrincipalSession, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../session-store';
 import { ATTR, PRINCIPAL_INDEX } from './item-attributes';
 import { toStoredSession } from './item-codec';
 import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
@@ -157,11 +157,38 @@ export class DynamoDbStore extends SessionStore {
     return current.expiresAt <= nowSeconds ? { status: 'gone' } : { status: 'conflict', current };
   }
 
-  async destroy(key: string): Promise<void> {
+  async destroy(key: string, expectedVersion?: number): Promise<DestroyOutcome> {
+    let destroyed = false;
     for (const table of this.readTables()) {
-      await this.call(table, 'DeleteItem', this.options.writeTimeout, (o) =>
-        this.documents.send(new DeleteCommand({ TableName: table, Key: this.keyOf(key) }), o));
+      const guarded = expectedVersion !== undefined;
+      try {
+        const output = await this.call(table, 'DeleteItem', this.options.writeTimeout, (o) =>
+          this.documents.send(new DeleteCommand({
+            TableName: table,
+            Key: this.keyOf(key),
+            ReturnValues: 'ALL_OLD',
+            ...(guarded && {
+              ConditionExpression: '#v = :v',
+              ExpressionAttributeNames: { '#v': ATTR.version },
+              ExpressionAttributeValues: { ':v': expectedVersion },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            }),
+          }), o));
+        if (output.Attributes) destroyed = true;
+      } catch (e) {
+        if (!isConditionFailure(e)) throw e;
+        const raw = (e as { Item?: Parameters<typeof unmarshall>[0] }).Item;
+        // No item at all fails `version = :v` too: that is a session already gone, not a newer one.
+        if (!raw) continue;
+        return { status: 'changed', current: toStoredSession(unmarshall(raw)) };
+      }
+      if (guarded && destroyed) break;
     }
+    return destroyed ? { status: 'destroyed' } : { status: 'gone' };
+  }
+
+  override keyBytes(key: string): number {
+    return ATTR.key.length + Buffer.byteLength(this.options.keyPrefix + key, 'utf8');
   }
 
   async acquire(key: string, owner: string, leaseUntil: number, now: number): Promise<LockOutcome> {
