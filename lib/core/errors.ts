@@ -13,8 +13,11 @@ export abstract class SessionError extends Error {
   get statusCode(): number {
     return this.status;
   }
-  /** Extra response headers (Koa keeps `err.headers` when it resets the response). */
-  headers: Record<string, string> = {};
+  /**
+   * Extra response headers (Koa keeps `err.headers` when it resets the response).
+   * An error answer about a session is never for a shared cache.
+   */
+  headers: Record<string, string> = { 'Cache-Control': 'no-store' };
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
