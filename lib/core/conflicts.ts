@@ -1,7 +1,6 @@
 import { SessionConflictError } from './errors';
 import type { MergeFunction } from './options';
-import type { Serializer } from './serializer';
-import { Encoded, fromStoredValue } from './stored-value';
+import { CodecSettings, decodeValue } from './attribute-codec';
 import { sameStoredValue, StoredSession, StoredValue } from '../store/session-store';
 
 /** Attributes whose stored value is no longer what this request expected. */
@@ -30,12 +29,12 @@ export async function mergeConflicts(
   attributes: readonly string[],
   current: StoredSession,
   mine: (name: string) => unknown,
-  serializer: Serializer,
+  codec: CodecSettings,
 ): Promise<MergedAttribute[]> {
   return Promise.all(
     attributes.map(async (name) => {
       const stored = current.data[name];
-      const theirs = stored === undefined ? undefined : serializer.decode((await fromStoredValue(stored)) as Encoded, name);
+      const theirs = stored === undefined ? undefined : (await decodeValue(stored, name, codec)).value;
       return { name, value: merge(name, mine(name), theirs), theirs: stored ?? null };
     }),
   );

@@ -3,17 +3,28 @@ import { AttributeSize, SessionTooLargeError } from './errors';
 /** DynamoDB's item size limit. */
 export const MAX_ITEM_BYTES = 400 * 1024;
 /**
- * Bytes of everything but the data map, counted generously: key, version,
- * timestamps, principal, lock and write-token attributes with their names.
+ * Bytes of the metadata besides the key and the principal, counted at their
+ * largest: the attribute names (data, version, createdAt, lastAccessedAt,
+ * expiresAt, absoluteExpiresAt, maxInactiveInterval, writeToken, principal,
+ * lockOwner, lockExpires: 118 bytes), seven numbers at DynamoDB's 21-byte
+ * maximum, a write token and a lease owner.
  */
-const METADATA_BYTES = 512;
+const FIXED_METADATA_BYTES = 118 + 7 * 21 + 40 + 24;
+/** The longest principal setPrincipal() accepts, in UTF-8 bytes. */
+export const MAX_PRINCIPAL_BYTES = 1024;
+
+/** What the item carries besides its data map: the key as the store writes it and the principal. */
+export function metadataBytes(keyBytes: number, principal: string | undefined): number {
+  return FIXED_METADATA_BYTES + keyBytes + (principal === undefined ? 0 : Buffer.byteLength(principal, 'utf8'));
+}
+
 /** A map costs 3 bytes plus 1 byte per entry on top of its names and values. */
 const MAP_BYTES = 3;
 const MAP_ENTRY_BYTES = 1;
 
 /** The item's size in bytes, counted as DynamoDB does, from its attribute sizes. */
-export function itemBytes(sizes: ReadonlyMap<string, number>): number {
-  let total = METADATA_BYTES + MAP_BYTES;
+export function itemBytes(sizes: ReadonlyMap<string, number>, metadata: number): number {
+  let total = metadata + MAP_BYTES;
   for (const [name, bytes] of sizes) total += Buffer.byteLength(name, 'utf8') + bytes + MAP_ENTRY_BYTES;
   return total;
 }
@@ -22,8 +33,8 @@ export function itemBytes(sizes: ReadonlyMap<string, number>): number {
  * Sizes the item the way DynamoDB counts it and refuses it before any write,
  * naming the largest attributes so the fix is obvious. Returns the size.
  */
-export function assertItemFits(sizes: ReadonlyMap<string, number>): number {
-  const total = itemBytes(sizes);
+export function assertItemFits(sizes: ReadonlyMap<string, number>, metadata: number): number {
+  const total = itemBytes(sizes, metadata);
   if (total <= MAX_ITEM_BYTES) return total;
   const largest: AttributeSize[] = [...sizes]
     .map(([name, bytes]) => ({ name, bytes }))

@@ -55,6 +55,12 @@ export interface SessionOptions {
   ignoreHeaders?: Pattern | readonly Pattern[];
   /** Attribute values whose encoded form is larger than this many bytes are stored gzip'd. Default 4096. */
   compressThreshold?: number;
+  /**
+   * Bytes the session's data may take before compression (the serializer's output, all
+   * attributes together). Larger sessions are refused with 413 on write, and decompression
+   * on read stops at this bound, so no stored value can make a request inflate more. Default 1 MiB.
+   */
+  maxSessionBytes?: number;
   /** How values above compressThreshold are compressed: 'gzip' (default) or 'brotli' (smaller, slower). Reads decode either. */
   compression?: Compression;
   /** 'fail' (default): a store error on load fails the request with 503. 'continue-without-session': the
@@ -104,6 +110,7 @@ export interface ResolvedSessionOptions {
   readonly ignoreUris: readonly RegExp[];
   readonly ignoreHeaders: readonly RegExp[];
   readonly compressThreshold: number;
+  readonly maxSessionBytes: number;
   readonly compression: Compression;
   readonly onStoreError: 'fail' | 'continue-without-session';
   /** undefined: no locking; otherwise the requests (`METHOD /path`) that lock. */
@@ -125,6 +132,7 @@ export const DEFAULTS = {
   maxInactiveInterval: 1800,
   touchAfter: 60,
   compressThreshold: 4096,
+  maxSessionBytes: 1024 * 1024,
   minSecretBytes: 32,
   lockExpiration: 5000,
   lockTimeout: 10000,

@@ -59,11 +59,21 @@ function assertJsonValue(value: unknown, path: string, ancestors: object[]): voi
   }
   if (ancestors.includes(value)) throw new SessionSerializationError(path, 'it refers to itself (a cycle)');
   ancestors.push(value);
+  assertNoSymbolKeys(value, path);
   if (Array.isArray(value)) {
-    value.forEach((item, i) => {
+    // forEach skips holes, so walk the indices: JSON turns a hole into null.
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) throw new SessionSerializationError(`${path}[${i}]`, 'a sparse array has a hole here that would read back as null');
+      const item: unknown = value[i];
       if (item === undefined) throw new SessionSerializationError(`${path}[${i}]`, 'undefined would become null');
       assertJsonValue(item, `${path}[${i}]`, ancestors);
-    });
+    }
+    // Only indices survive JSON; a named property on an array is silently dropped.
+    const keys = Object.keys(value);
+    if (keys.length !== value.length) {
+      const extra = keys.find((key) => !/^(0|[1-9]\d*)$/.test(key))!;
+      throw new SessionSerializationError(`${path}.${extra}`, 'a property on an array would be dropped by JSON; use an object');
+    }
   } else {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
@@ -79,4 +89,13 @@ function assertJsonValue(value: unknown, path: string, ancestors: object[]): voi
     }
   }
   ancestors.pop();
+}
+
+/** JSON drops symbol-keyed properties without a word. */
+function assertNoSymbolKeys(value: object, path: string): void {
+  for (const symbol of Object.getOwnPropertySymbols(value)) {
+    if (Object.prototype.propertyIsEnumerable.call(value, symbol)) {
+      throw new SessionSerializationError(`${path}[${String(symbol)}]`, 'a symbol-keyed property would be dropped by JSON');
+    }
+  }
 }

@@ -1,20 +1,23 @@
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { CodecSettings, decodeAttributes, encodeAttributes, toStored } from './attribute-codec';
 import { jitteredDelay, sleep } from './backoff';
 import { conflictingAttributes, mergeConflicts, rejectConflict } from './conflicts';
-import { performance } from 'node:perf_hooks';
-import { SessionConflictError, SessionKeyError, SessionStoreError, SessionStoreUnavailableError } from './errors';
+import { SessionConflictError, SessionStoreError, SessionStoreUnavailableError } from './errors';
+import { hasExpired, idleDeadline, touchStep } from './expiry';
 import { redacted } from './redact';
 import type { SessionEvents } from './events';
 import type { HeaderList, IdTransport, RequestHeaders } from './id-transport';
 import { generateSessionId, storageKeyOf } from './ids';
-import { assertItemFits } from './item-size';
+import { assertItemFits, MAX_PRINCIPAL_BYTES, metadataBytes } from './item-size';
 import { acquireLease } from './lease';
 import type { ResolvedSessionOptions } from './options';
 import { matchesAny } from './patterns';
-import { FORBIDDEN_KEYS, Serializer } from './serializer';
-import { attributesOf, clearAttributes, createSessionObject, RESERVED_NAMES, Session, SessionState } from './session';
+import type { Serializer } from './serializer';
+import { attributesOf, clearAttributes, createSessionObject, Session, SessionState } from './session';
+import { RetiredItem, retireOldItem } from './session-move';
 import { IdSigner, SIGNED_LENGTH } from './signer';
-import { Encoded, fingerprint, fromStoredValue, isBelowThreshold, storedSize, toStoredValue } from './stored-value';
+import { Encoded, fingerprint, storedSize, toStoredValue } from './stored-value';
 import type { StoredSession, StoredValue } from '../store/session-store';
 
 /** What an adapter tells the core about a request. */
@@ -45,6 +48,8 @@ export interface SessionRuntime {
 /** The stored item behind the session, as of the last load or commit: what the next commit diffs against. */
 interface Baseline {
   readonly key: string;
+  /** The item's version as loaded: regenerate() moves the session only if nobody wrote since. */
+  version: number;
   times: Pick<StoredSession, 'createdAt' | 'expiresAt' | 'absoluteExpiresAt' | 'maxInactiveInterval'>;
   /** Per attribute: the fingerprint of its encoding (dirty detection) and its stored value (guards, sizes). */
   readonly fingerprints: Map<string, string>;
@@ -74,8 +79,12 @@ export class SessionContext implements SessionState {
   private loading: Promise<Session> | undefined;
   private session: Session | undefined;
   private baseline: Baseline | undefined;
-  /** Items left behind by regenerate()/destroy(), deleted at commit. */
+  /** Items left behind by destroy(), deleted at commit. */
   private staleKeys: string[] = [];
+  /** The item regenerate() moves away from, deleted at commit only at the version this request saw. */
+  private retired: RetiredItem | undefined;
+  /** Changes asked for besides attributes; under 'continue-without-session' they cannot be made. */
+  private controlsUsed = false;
   /** regenerate() keeps the creation time and absolute deadline of the session it replaces. */
   private carriedTimes: Pick<StoredSession, 'createdAt' | 'absoluteExpiresAt' | 'maxInactiveInterval'> | undefined;
   /** This session's own idle timeout, set by setMaxInactiveInterval() or loaded with it. */
@@ -96,6 +105,14 @@ export class SessionContext implements SessionState {
     readonly request: RequestInfo,
   ) {
     this.ignored = this.isIgnored();
+  }
+
+  private get codec(): CodecSettings {
+    const { options, serializer } = this.runtime;
+    return {
+      serializer, maxSessionBytes: options.maxSessionBytes, compressThreshold: options.compressThreshold,
+      compression: options.compression, attributeFilter: options.attributeFilter, logger: options.logger,
+    };
   }
 
   /** The session, loaded on the first call; later calls return the same promise. */
@@ -124,12 +141,14 @@ export class SessionContext implements SessionState {
   }
 
   regenerate(): void {
+    this.controlsUsed = true;
     this.retireStoredItem(true);
     this.id = generateSessionId();
     this.isNew = true;
   }
 
   destroy(): void {
+    this.controlsUsed = true;
     this.retireStoredItem(false);
     if (this.session) clearAttributes(this.session);
     this.id = generateSessionId();
@@ -137,6 +156,7 @@ export class SessionContext implements SessionState {
   }
 
   touch(): void {
+    this.controlsUsed = true;
     this.forceTouch = true;
   }
 
@@ -144,6 +164,14 @@ export class SessionContext implements SessionState {
     if (!Number.isInteger(seconds) || seconds <= 0) {
       throw new RangeError(`setMaxInactiveInterval needs a positive whole number of seconds, got ${seconds}`);
     }
+    const period = this.runtime.options.store.requiredMaxInactiveInterval;
+    if (period !== undefined && seconds > period) {
+      throw new RangeError(
+        `setMaxInactiveInterval(${seconds}) is longer than the table rotation period (${period} s): ` +
+          'rotated tables are dropped after two periods, so the session would vanish before its idle timeout. Use expiry: \'ttl\' for longer sessions.',
+      );
+    }
+    this.controlsUsed = true;
     this.ownMaxInactiveInterval = seconds;
     this.maxInactiveIntervalChanged = true;
   }
@@ -152,6 +180,10 @@ export class SessionContext implements SessionState {
     if (principal !== null && (typeof principal !== 'string' || principal === '')) {
       throw new TypeError('setPrincipal needs a non-empty string (a user id), or null');
     }
+    if (principal !== null && Buffer.byteLength(principal, 'utf8') > MAX_PRINCIPAL_BYTES) {
+      throw new RangeError(`setPrincipal needs a user id of at most ${MAX_PRINCIPAL_BYTES} bytes; store a short stable id, not a profile`);
+    }
+    this.controlsUsed = true;
     this.principal = principal ?? undefined;
     this.principalChanged = true;
   }
@@ -193,7 +225,7 @@ export class SessionContext implements SessionState {
         }
         throw error;
       }
-      if (stored && this.hasExpired(stored)) {
+      if (stored && hasExpired(stored, options.now())) {
         events.emit('expired', { key });
         stored = undefined;
       }
@@ -201,7 +233,13 @@ export class SessionContext implements SessionState {
         this.id = verified.id;
         this.isNew = false;
         this.reissueId = verified.signedWithOldSecret;
-        return this.adopt(key, stored);
+        try {
+          return await this.adopt(key, stored);
+        } catch (error) {
+          // An item that cannot be decoded must not keep its lease: every later request would wait lockExpiration for it.
+          await this.releaseLease();
+          throw error;
+        }
       }
     }
     return this.startFresh();
@@ -231,28 +269,9 @@ export class SessionContext implements SessionState {
   }
 
   private async adopt(key: string, stored: StoredSession): Promise<Session> {
-    const { serializer, options } = this.runtime;
-    const fingerprints = new Map<string, string>();
-    const values = new Map<string, StoredValue>();
-    const attributes: Record<string, unknown> = {};
-    const entries = Object.entries(stored.data).filter(([name]) => {
-      if (FORBIDDEN_KEYS.has(name)) return false;
-      if (RESERVED_NAMES.has(name)) options.logger.warn(`ignoring stored attribute "${name}": the name is reserved for a session member`);
-      return !RESERVED_NAMES.has(name);
-    });
-    const decodeInto = (name: string, value: StoredValue, encoded: Encoded): void => {
-      fingerprints.set(name, fingerprint(encoded));
-      values.set(name, value);
-      attributes[name] = serializer.decode(encoded, name);
-    };
-    const compressed: Array<Promise<void>> = [];
-    for (const [name, value] of entries) {
-      // Plain text (most values) needs no await; only binary values go through zlib.
-      if (typeof value === 'string') decodeInto(name, value, value);
-      else compressed.push(fromStoredValue(value).then((encoded) => decodeInto(name, value, encoded)));
-    }
-    if (compressed.length > 0) await Promise.all(compressed);
-    this.baseline = { key, times: stored, fingerprints, values };
+    const { options } = this.runtime;
+    const { attributes, fingerprints, values } = await decodeAttributes(stored.data, this.codec);
+    this.baseline = { key, version: stored.version, times: stored, fingerprints, values };
     this.ownMaxInactiveInterval = stored.maxInactiveInterval;
     this.principal = stored.principal;
     if (options.logSessionContents) options.logger.debug(`session ${key} loaded`, redacted(attributes, options.redact));
@@ -269,13 +288,14 @@ export class SessionContext implements SessionState {
     }
     if (!this.session) return NOTHING;
     if (this.detachedBy) {
-      // Reads may go on without the store; a change the handler made cannot, and must not be answered 2xx.
-      if (attributesOf(this.session).length > 0) throw this.detachedBy;
+      // Reads may go on without the store; a change the handler asked for cannot (a logout that
+      // answered 2xx while the session stayed valid would be the worst case), so it fails with the load's error.
+      if (this.controlsUsed || attributesOf(this.session).length > 0) throw this.detachedBy;
       return NOTHING;
     }
     try {
       const now = this.runtime.options.now();
-      const encoded = this.encodeAttributes(this.session);
+      const encoded = encodeAttributes(this.session, this.codec);
       return this.baseline ? await this.commitToStoredItem(this.baseline, encoded, now) : await this.commitNewItem(encoded, now);
     } finally {
       await this.releaseLease();
@@ -285,11 +305,12 @@ export class SessionContext implements SessionState {
   private async commitToStoredItem(base: Baseline, encoded: Map<string, Encoded>, now: number): Promise<CommitResult> {
     const { options, events } = this.runtime;
     const delta = await this.deltaAgainst(base, encoded);
-    const expiresAt = this.idleDeadline(now, base.times.absoluteExpiresAt);
+    const expiresAt = idleDeadline(now, this.maxInactiveInterval, base.times.absoluteExpiresAt);
     const touchOnly = delta.set.size === 0 && delta.remove.length === 0;
     const intervalChanged = this.maxInactiveIntervalChanged;
     const principalChanged = this.principalChanged;
-    if (touchOnly && !this.forceTouch && !intervalChanged && !principalChanged && expiresAt - base.times.expiresAt < options.touchAfter) {
+    const touchDue = expiresAt - base.times.expiresAt >= touchStep(options.touchAfter, this.maxInactiveInterval);
+    if (touchOnly && !this.forceTouch && !intervalChanged && !principalChanged && !touchDue) {
       return this.reissueId ? this.issueId() : NOTHING;
     }
     const lockOwner = this.lease?.owner;
@@ -297,7 +318,7 @@ export class SessionContext implements SessionState {
     let itemValues: ReadonlyMap<string, StoredValue> = base.values;
     let bytes: number;
     for (let attempt = 0; ; attempt++) {
-      bytes = assertItemFits(projectedSizes(itemValues, delta));
+      bytes = assertItemFits(projectedSizes(itemValues, delta), this.metadataBytes(base.key));
       const outcome = await options.store.update(base.key, {
         set: delta.set, remove: delta.remove, lastAccessedAt: now, expiresAt, now,
         ...(delta.expected && { expected: delta.expected }),
@@ -334,7 +355,7 @@ export class SessionContext implements SessionState {
     const expected = guarded
       ? new Map<string, StoredValue | null>([...changed.map(([n]) => n), ...remove].map((n) => [n, base.values.get(n) ?? null]))
       : undefined;
-    return { set: await this.toStored(changed), remove, encoded: new Map(changed), expected };
+    return { set: await toStored(changed, this.codec), remove, encoded: new Map(changed), expected };
   }
 
   /**
@@ -351,7 +372,7 @@ export class SessionContext implements SessionState {
       throw new SessionConflictError(`Gave up after ${attempt + 1} conflicting commits (maxCommitRetries ${options.maxCommitRetries}); nothing was written.`);
     }
     const session = this.session!;
-    const merged = await mergeConflicts(options.onConflict, conflicting, current, (name) => session[name], serializer);
+    const merged = await mergeConflicts(options.onConflict, conflicting, current, (name) => session[name], this.codec);
     for (const { name, value, theirs } of merged) {
       delta.expected!.set(name, theirs);
       delta.set.delete(name);
@@ -378,6 +399,7 @@ export class SessionContext implements SessionState {
       base.fingerprints.delete(name);
     }
     base.times = { ...base.times, expiresAt };
+    base.version++;
     this.forceTouch = false;
     this.maxInactiveIntervalChanged = false;
     this.principalChanged = false;
@@ -395,49 +417,118 @@ export class SessionContext implements SessionState {
 
   private async commitNewItem(encoded: Map<string, Encoded>, now: number): Promise<CommitResult> {
     const { options, events } = this.runtime;
-    const stale = this.staleKeys;
-    if (encoded.size === 0) {
+    const retired = this.retired;
+    if (encoded.size === 0 && retired === undefined) {
+      const stale = this.staleKeys;
       await this.deleteItems(stale);
       return stale.length > 0 ? { headers: this.runtime.transport.clear(this.request.secure) } : NOTHING;
     }
-    const data = await this.toStored([...encoded]);
-    const bytes = assertItemFits(new Map([...data].map(([name, value]) => [name, storedSize(value)])));
     const key = storageKeyOf(this.id);
     const absoluteExpiresAt =
       this.carriedTimes?.absoluteExpiresAt ??
       (options.absoluteTimeout === undefined ? undefined : Math.floor(now / 1000) + options.absoluteTimeout);
     const times = {
       createdAt: this.carriedTimes?.createdAt ?? now,
-      expiresAt: this.idleDeadline(now, absoluteExpiresAt),
+      expiresAt: idleDeadline(now, this.maxInactiveInterval, absoluteExpiresAt),
       absoluteExpiresAt,
       maxInactiveInterval: this.ownMaxInactiveInterval,
       principal: this.principal,
     };
-    await options.store.create(key, { ...times, lastAccessedAt: now, data: Object.fromEntries(data) });
-    // Only now that the new item exists: a failed create leaves the old session intact.
-    await this.deleteItems(stale);
+    const item = { key, times, now, encoded, data: await toStored(encoded, this.codec), created: false, bytes: 0 };
+    const write = async (): Promise<void> => {
+      if (item.encoded.size === 0) return;
+      item.bytes = assertItemFits(new Map([...item.data].map(([name, value]) => [name, storedSize(value)])), this.metadataBytes(key));
+      if (!item.created) {
+        await options.store.create(key, { ...times, lastAccessedAt: now, data: Object.fromEntries(item.data) });
+        item.created = true;
+      }
+    };
+    await write();
+    // Only now that the new item exists: a failed create, or a refused move, leaves the old session intact.
+    if (retired) await this.moveFrom(retired, item, write);
+    await this.deleteItems(this.staleKeys);
+    if (!item.created) return { headers: this.runtime.transport.clear(this.request.secure) };
     this.baseline = {
       key,
+      version: 1,
       times,
-      fingerprints: new Map([...encoded].map(([name, value]) => [name, fingerprint(value)])),
-      values: data,
+      fingerprints: new Map([...item.encoded].map(([name, value]) => [name, fingerprint(value)])),
+      values: item.data,
     };
     this.isNew = false;
     this.carriedTimes = undefined;
     this.forceTouch = false;
     this.maxInactiveIntervalChanged = false;
     this.principalChanged = false;
-    this.recordSave(key, bytes, data);
+    this.recordSave(key, item.bytes, item.data);
     events.emit('created', { key });
     return this.issueId();
   }
 
+  /**
+   * regenerate(): deletes the old item at the version this request loaded,
+   * carrying into the new one whatever another request stored meanwhile.
+   */
+  private async moveFrom(
+    retired: RetiredItem,
+    item: { key: string; now: number; times: { expiresAt: number }; encoded: Map<string, Encoded>; data: Map<string, StoredValue>; created: boolean },
+    create: () => Promise<void>,
+  ): Promise<void> {
+    const { options, events } = this.runtime;
+    const session = this.session!;
+    try {
+      await retireOldItem(retired, { ...this.codec, store: options.store, onConflict: options.onConflict, maxCommitRetries: options.maxCommitRetries, events, now: options.now }, {
+        mine: (name) => session[name],
+        changedByMe: (name, theirs) => {
+          const mine = item.encoded.get(name);
+          return (mine === undefined ? undefined : fingerprint(mine)) !== theirs;
+        },
+        carry: async (values) => {
+          const set = new Map<string, Encoded>();
+          const remove: string[] = [];
+          for (const [name, value] of values) {
+            if (value === undefined) {
+              delete session[name];
+              if (item.encoded.delete(name)) remove.push(name);
+              item.data.delete(name);
+            } else {
+              session[name] = value;
+              set.set(name, this.runtime.serializer.encode(value, name));
+            }
+          }
+          const stored = await toStored(set, this.codec);
+          for (const [name, value] of set) item.encoded.set(name, value);
+          for (const [name, value] of stored) item.data.set(name, value);
+          if (!item.created) return create();
+          assertItemFits(new Map([...item.data].map(([name, value]) => [name, storedSize(value)])), this.metadataBytes(item.key));
+          const outcome = await options.store.update(item.key, { set: stored, remove, lastAccessedAt: item.now, expiresAt: item.times.expiresAt, now: item.now });
+          if (outcome.status !== 'stored') throw new SessionConflictError('The new session was removed while this request regenerated it; nothing was stored.');
+        },
+      });
+    } catch (error) {
+      // The old session stays as it was; the half-made new one must not linger under an id nobody will get.
+      if (item.created) await options.store.destroy(item.key).catch(() => undefined);
+      throw error;
+    }
+    this.retired = undefined;
+    events.emit('destroyed', { key: retired.key });
+    if (this.lease?.key === retired.key) this.lease = undefined; // deleted with its item
+  }
+
   private retireStoredItem(keepTimes: boolean): void {
     if (this.baseline) {
-      this.staleKeys.push(this.baseline.key);
-      if (keepTimes) this.carriedTimes = this.baseline.times;
+      const { key, version, values, fingerprints, times } = this.baseline;
+      if (keepTimes) {
+        this.retired = { key, version, values: new Map(values), fingerprints: new Map(fingerprints) };
+        this.carriedTimes = times;
+      } else {
+        this.staleKeys.push(key);
+      }
     }
     if (!keepTimes) {
+      // destroy() after regenerate(): the old item goes whatever its version.
+      if (this.retired) this.staleKeys.push(this.retired.key);
+      this.retired = undefined;
       this.carriedTimes = undefined;
       this.ownMaxInactiveInterval = undefined;
       this.principal = undefined;
@@ -472,41 +563,9 @@ export class SessionContext implements SessionState {
     return { headers: this.runtime.transport.issue(this.runtime.signer.sign(this.id), this.request.secure, this.ownMaxInactiveInterval) };
   }
 
-  private encodeAttributes(session: Session): Map<string, Encoded> {
-    const encoded = new Map<string, Encoded>();
-    const filter = this.runtime.options.attributeFilter;
-    for (const [name, value] of attributesOf(session)) {
-      if (FORBIDDEN_KEYS.has(name) || RESERVED_NAMES.has(name)) {
-        throw new SessionKeyError(`A session attribute may not be named "${name}"; it is ${FORBIDDEN_KEYS.has(name) ? 'a prototype key' : 'a session member'}.`);
-      }
-      // Attributes the filter does not name live for this request only.
-      if (filter === undefined || filter.test(name)) encoded.set(name, this.runtime.serializer.encode(value, name));
-    }
-    return encoded;
-  }
-
-  private async toStored(entries: Array<[string, Encoded]>): Promise<Map<string, StoredValue>> {
-    const { compressThreshold, compression } = this.runtime.options;
-    const stored = new Map<string, StoredValue>();
-    const compressing: Array<Promise<void>> = [];
-    for (const [name, value] of entries) {
-      // Text too short to reach the threshold is stored as it is, without a trip through a promise.
-      if (typeof value === 'string' && isBelowThreshold(value, compressThreshold)) stored.set(name, value);
-      else compressing.push(toStoredValue(value, compressThreshold, compression).then((v) => void stored.set(name, v)));
-    }
-    if (compressing.length > 0) await Promise.all(compressing);
-    return stored;
-  }
-
-  /** Epoch seconds: the idle deadline, never past the absolute one (so TTL removes the item at either). */
-  private idleDeadline(now: number, absoluteExpiresAt: number | undefined): number {
-    const idle = Math.floor(now / 1000) + this.maxInactiveInterval;
-    return absoluteExpiresAt === undefined ? idle : Math.min(idle, absoluteExpiresAt);
-  }
-
-  private hasExpired(stored: StoredSession): boolean {
-    const nowSeconds = this.runtime.options.now() / 1000;
-    return stored.expiresAt <= nowSeconds || (stored.absoluteExpiresAt !== undefined && stored.absoluteExpiresAt <= nowSeconds);
+  /** The item's bytes besides its data map, with the real key (and prefix) and principal lengths. */
+  private metadataBytes(key: string): number {
+    return metadataBytes(this.runtime.options.store.keyBytes(key), this.principal);
   }
 
   private isIgnored(): boolean {

@@ -1,3 +1,4 @@
+import { constants as bufferConstants } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { brotliCompress, brotliDecompress, constants, gunzip, gzip } from 'node:zlib';
@@ -45,23 +46,35 @@ export function isBelowThreshold(text: string, threshold: number): boolean {
   return text.length <= threshold / 3;
 }
 
-export async function fromStoredValue(stored: StoredValue): Promise<Encoded> {
+/**
+ * The encoding behind a stored value. Decompression stops at `maxOutputLength`
+ * bytes, so a small stored value can never inflate into megabytes (a gzip or
+ * brotli bomb); past it, and on any corrupt value, it throws.
+ */
+export async function fromStoredValue(stored: StoredValue, maxOutputLength = Number.MAX_SAFE_INTEGER): Promise<Encoded> {
   if (typeof stored === 'string') return stored;
   const body = stored.subarray(1);
+  // zlib refuses maxOutputLength 0; an empty budget still means "nothing may come out".
+  const options = { maxOutputLength: Math.max(1, Math.min(maxOutputLength, bufferConstants.MAX_LENGTH)) };
   switch (stored[0]) {
     case Marker.GzipText:
-      return (await gunzipAsync(body)).toString('utf8');
+      return (await gunzipAsync(body, options)).toString('utf8');
     case Marker.GzipBytes:
-      return new Uint8Array(await gunzipAsync(body));
+      return new Uint8Array(await gunzipAsync(body, options));
     case Marker.BrotliText:
-      return (await brotliDecompressAsync(body)).toString('utf8');
+      return (await brotliDecompressAsync(body, options)).toString('utf8');
     case Marker.BrotliBytes:
-      return new Uint8Array(await brotliDecompressAsync(body));
+      return new Uint8Array(await brotliDecompressAsync(body, options));
     case Marker.RawBytes:
       return body;
     default:
       throw new Error(`unknown stored value marker ${stored[0]}`);
   }
+}
+
+/** The size of an encoding in bytes: what maxSessionBytes counts. */
+export function encodedSize(encoded: Encoded): number {
+  return typeof encoded === 'string' ? Buffer.byteLength(encoded, 'utf8') : encoded.byteLength;
 }
 
 /** Text up to this length is its own fingerprint: comparing it is cheaper than hashing it. */

@@ -14,7 +14,7 @@ import { createMetrics } from './metrics';
 
 const KNOWN_OPTIONS = new Set<string>([
   'store', 'secrets', 'cookie', 'idHeader', 'maxInactiveInterval', 'absoluteTimeout', 'touchAfter',
-  'ignoreUris', 'ignoreHeaders', 'compressThreshold', 'compression', 'onStoreError', 'logger', 'now',
+  'ignoreUris', 'ignoreHeaders', 'compressThreshold', 'maxSessionBytes', 'compression', 'onStoreError', 'logger', 'now',
   'locking', 'lockExpiration', 'lockTimeout', 'onConflict', 'maxCommitRetries',
   'statsd', 'logSessionContents', 'redact', 'attributeFilter',
 ]);
@@ -50,6 +50,7 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     problems.push(`touchAfter (${touchAfter}) must be less than maxInactiveInterval (${maxInactiveInterval}), or sessions expire while in use`);
   }
   const compressThreshold = nonNegativeInteger('compressThreshold', input.compressThreshold, DEFAULTS.compressThreshold, problems);
+  const maxSessionBytes = positiveInteger('maxSessionBytes', input.maxSessionBytes, DEFAULTS.maxSessionBytes, problems);
   const compression = input.compression ?? 'gzip';
   if (compression !== 'gzip' && compression !== 'brotli') problems.push(`compression must be 'gzip' or 'brotli', got ${describe(compression)}`);
   const ignoreUris = compilePatterns('ignoreUris', input.ignoreUris);
@@ -107,6 +108,7 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     ignoreUris: ignoreUris.patterns,
     ignoreHeaders: ignoreHeaders.patterns,
     compressThreshold,
+    maxSessionBytes,
     compression,
     onStoreError,
     lockPattern,

@@ -77,4 +77,26 @@ describe('jsonSerializer', () => {
   it('reports corrupt stored text as a SessionSerializationError', () => {
     expect(() => jsonSerializer.decode('{not json', 'cart')).toThrow(/attribute cart cannot be stored: stored text is not JSON/);
   });
+
+  describe('refuses values JSON would silently change', () => {
+    const withProperty = Object.assign([1, 2], { label: 'x' });
+    const sym = Symbol('tag');
+    it.each([
+      ['a sparse array', [1, , 3], /cart\[1\] cannot be stored: a sparse array has a hole/],
+      ['a trailing hole', new Array(2), /cart\[0\] cannot be stored: a sparse array has a hole/],
+      ['a property on an array', withProperty, /cart\.label cannot be stored: a property on an array would be dropped/],
+      ['a nested array property', { rows: withProperty }, /cart\.rows\.label cannot be stored/],
+      ['a symbol key', { [sym]: 1, ok: 1 }, /cart\[Symbol\(tag\)\] cannot be stored: a symbol-keyed property/],
+      ['a symbol key on an array', Object.assign([1], { [sym]: 1 }), /symbol-keyed property/],
+    ])('%s', (_name, value, message) => {
+      expect(() => jsonSerializer.encode(value, 'cart')).toThrow(SessionSerializationError);
+      expect(() => jsonSerializer.encode(value, 'cart')).toThrow(message);
+    });
+
+    it('still accepts dense arrays, empty arrays and non-enumerable symbols', () => {
+      const hidden = { ok: 1 };
+      Object.defineProperty(hidden, Symbol('internal'), { value: 1, enumerable: false });
+      expect(jsonSerializer.encode([[], [1, 2], hidden], 'v')).toBe('[[],[1,2],{"ok":1}]');
+    });
+  });
 });

@@ -47,11 +47,11 @@ describe('stored values', () => {
 
 describe('assertItemFits', () => {
   it('accepts an item under 400 KB', () => {
-    expect(() => assertItemFits(new Map([['a', 300_000]]))).not.toThrow();
+    expect(() => assertItemFits(new Map([['a', 300_000]]), 512)).not.toThrow();
   });
 
   it('refuses an item over 400 KB naming the largest attributes', () => {
-    const attempt = () => assertItemFits(new Map([['small', 10], ['photo', 300_000], ['notes', 150_000]]));
+    const attempt = () => assertItemFits(new Map([['small', 10], ['photo', 300_000], ['notes', 150_000]]), 512);
     expect(attempt).toThrow(SessionTooLargeError);
     try {
       attempt();
