@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import { SessionStoreError, SessionStoreUnavailableError } from './errors';
 import { StatsD } from 'hot-shots';
 import type { Logger } from './logger';
 
@@ -40,4 +42,18 @@ export function createMetrics(option: StatsdOptions | StatsD | undefined, logger
     histogram: (name, value) => client.histogram(name, value),
     increment: (name) => client.increment(name),
   };
+}
+
+/** Times a phase and counts store failures, when metrics are configured (no timer at all otherwise). */
+export async function measured<T>(metrics: Metrics | undefined, phase: 'load' | 'commit', run: () => Promise<T>): Promise<T> {
+  if (!metrics) return run();
+  const started = performance.now();
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof SessionStoreError) metrics.increment(error instanceof SessionStoreUnavailableError && error.throttled ? 'throttle' : 'store_error');
+    throw error;
+  } finally {
+    metrics.timing(phase, performance.now() - started);
+  }
 }

@@ -1,69 +1,25 @@
-import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import { CodecSettings, decodeAttributes, encodeAttributes, toStored } from './attribute-codec';
+import { decodeAttributes, encodeAttributes, toStored } from './attribute-codec';
 import { jitteredDelay, sleep } from './backoff';
+import { checkMaxInactiveInterval, checkPrincipal } from './controls';
 import { conflictingAttributes, mergeConflicts, rejectConflict } from './conflicts';
-import { SessionConflictError, SessionStoreError, SessionStoreUnavailableError } from './errors';
+import { advanceBaseline, applyMerged, Baseline, Delta, deltaAgainst, projectedSizes } from './delta';
+import { SessionConflictError, SessionStoreError } from './errors';
 import { hasExpired, idleDeadline, touchStep } from './expiry';
 import { redacted } from './redact';
-import type { SessionEvents } from './events';
-import type { HeaderList, IdTransport, RequestHeaders } from './id-transport';
 import { generateSessionId, storageKeyOf } from './ids';
-import { assertItemFits, MAX_PRINCIPAL_BYTES, metadataBytes } from './item-size';
-import { acquireLease } from './lease';
-import type { ResolvedSessionOptions } from './options';
+import { assertItemFits, metadataBytes } from './item-size';
+import { measured } from './metrics';
+import { HeldLease, readSession, releaseQuietly } from './lease';
 import { matchesAny } from './patterns';
-import type { Serializer } from './serializer';
 import { attributesOf, clearAttributes, createSessionObject, Session, SessionState } from './session';
-import { RetiredItem, retireOldItem } from './session-move';
-import { IdSigner, SIGNED_LENGTH } from './signer';
-import { Encoded, fingerprint, storedSize, toStoredValue } from './stored-value';
+import { moveSession, NewItem, RetiredItem } from './session-move';
+import { SIGNED_LENGTH } from './signer';
+import { writeReason } from './write-reason';
+import { Encoded, fingerprint } from './stored-value';
 import type { StoredSession, StoredValue } from '../store/session-store';
+import type { CommitResult, RequestInfo, SessionRuntime } from './request-types';
 
-/** What an adapter tells the core about a request. */
-export interface RequestInfo {
-  readonly method: string;
-  /** The path without the query string. */
-  readonly path: string;
-  /** Header names in lower case, as Node presents them. */
-  readonly headers: RequestHeaders;
-  /** Whether the request came over HTTPS (after the framework's trusted-proxy rules). */
-  readonly secure: boolean;
-}
-
-/** Headers the adapter must add to the response. */
-export interface CommitResult {
-  readonly headers: HeaderList;
-}
-
-/** The manager's shared, immutable parts every request context uses. */
-export interface SessionRuntime {
-  readonly options: ResolvedSessionOptions;
-  readonly signer: IdSigner;
-  readonly transport: IdTransport;
-  readonly serializer: Serializer;
-  readonly events: SessionEvents;
-}
-
-/** The stored item behind the session, as of the last load or commit: what the next commit diffs against. */
-interface Baseline {
-  readonly key: string;
-  /** The item's version as loaded: regenerate() moves the session only if nobody wrote since. */
-  version: number;
-  times: Pick<StoredSession, 'createdAt' | 'expiresAt' | 'absoluteExpiresAt' | 'maxInactiveInterval'>;
-  /** Per attribute: the fingerprint of its encoding (dirty detection) and its stored value (guards, sizes). */
-  readonly fingerprints: Map<string, string>;
-  readonly values: Map<string, StoredValue>;
-}
-
-/** A delta on its way to the store. */
-interface Delta {
-  set: Map<string, StoredValue>;
-  remove: string[];
-  /** Encodings of `set`, for the next baseline. */
-  encoded: Map<string, Encoded>;
-  expected: Map<string, StoredValue | null> | undefined;
-}
+export type { CommitResult, RequestInfo, SessionRuntime } from './request-types';
 
 const NOTHING: CommitResult = Object.freeze({ headers: [] });
 
@@ -93,7 +49,7 @@ export class SessionContext implements SessionState {
   principal: string | undefined;
   private principalChanged = false;
   /** The lease this request holds under locking, until a commit releases it. */
-  private lease: { key: string; owner: string } | undefined;
+  private lease: HeldLease | undefined;
   private forceTouch = false;
   private reissueId = false;
   /** The load's store error under onStoreError 'continue-without-session': this request never writes. */
@@ -107,18 +63,10 @@ export class SessionContext implements SessionState {
     this.ignored = this.isIgnored();
   }
 
-  private get codec(): CodecSettings {
-    const { options, serializer } = this.runtime;
-    return {
-      serializer, maxSessionBytes: options.maxSessionBytes, compressThreshold: options.compressThreshold,
-      compression: options.compression, attributeFilter: options.attributeFilter, logger: options.logger,
-    };
-  }
-
   /** The session, loaded on the first call; later calls return the same promise. */
   load(): Promise<Session> {
     if (!this.loading) {
-      this.loading = this.measured('load', () => this.loadOnce());
+      this.loading = measured(this.runtime.options.metrics, 'load', () => this.loadOnce());
       // A handler may start a load it never awaits; its failure must not become an unhandled rejection.
       this.loading.catch(() => undefined);
     }
@@ -135,7 +83,7 @@ export class SessionContext implements SessionState {
    * Under locking the first commit releases the lease, whatever happens.
    */
   commit(): Promise<CommitResult> {
-    const next = this.commitChain.then(() => this.measured('commit', () => this.commitOnce()));
+    const next = this.commitChain.then(() => measured(this.runtime.options.metrics, 'commit', () => this.commitOnce()));
     this.commitChain = next.catch(() => undefined);
     return next;
   }
@@ -161,28 +109,14 @@ export class SessionContext implements SessionState {
   }
 
   setMaxInactiveInterval(seconds: number): void {
-    if (!Number.isInteger(seconds) || seconds <= 0) {
-      throw new RangeError(`setMaxInactiveInterval needs a positive whole number of seconds, got ${seconds}`);
-    }
-    const period = this.runtime.options.store.requiredMaxInactiveInterval;
-    if (period !== undefined && seconds > period) {
-      throw new RangeError(
-        `setMaxInactiveInterval(${seconds}) is longer than the table rotation period (${period} s): ` +
-          'rotated tables are dropped after two periods, so the session would vanish before its idle timeout. Use expiry: \'ttl\' for longer sessions.',
-      );
-    }
+    checkMaxInactiveInterval(seconds, this.runtime.options.store.requiredMaxInactiveInterval);
     this.controlsUsed = true;
     this.ownMaxInactiveInterval = seconds;
     this.maxInactiveIntervalChanged = true;
   }
 
   setPrincipal(principal: string | null): void {
-    if (principal !== null && (typeof principal !== 'string' || principal === '')) {
-      throw new TypeError('setPrincipal needs a non-empty string (a user id), or null');
-    }
-    if (principal !== null && Buffer.byteLength(principal, 'utf8') > MAX_PRINCIPAL_BYTES) {
-      throw new RangeError(`setPrincipal needs a user id of at most ${MAX_PRINCIPAL_BYTES} bytes; store a short stable id, not a profile`);
-    }
+    checkPrincipal(principal);
     this.controlsUsed = true;
     this.principal = principal ?? undefined;
     this.principalChanged = true;
@@ -190,21 +124,6 @@ export class SessionContext implements SessionState {
 
   get maxInactiveInterval(): number {
     return this.ownMaxInactiveInterval ?? this.runtime.options.maxInactiveInterval;
-  }
-
-  /** Times a phase and counts store failures, when metrics are configured. */
-  private async measured<T>(phase: 'load' | 'commit', run: () => Promise<T>): Promise<T> {
-    const metrics = this.runtime.options.metrics;
-    if (!metrics) return run();
-    const started = performance.now();
-    try {
-      return await run();
-    } catch (error) {
-      if (error instanceof SessionStoreError) metrics.increment(error instanceof SessionStoreUnavailableError && error.throttled ? 'throttle' : 'store_error');
-      throw error;
-    } finally {
-      metrics.timing(phase, performance.now() - started);
-    }
   }
 
   private async loadOnce(): Promise<Session> {
@@ -216,7 +135,9 @@ export class SessionContext implements SessionState {
       const key = storageKeyOf(verified.id);
       let stored: StoredSession | undefined;
       try {
-        stored = await this.read(key);
+        const read = await readSession(options, key, { method: this.request.method, path: this.request.path, ignored: this.ignored });
+        stored = read.stored;
+        this.lease = read.lease;
       } catch (error) {
         if (options.onStoreError === 'continue-without-session' && error instanceof SessionStoreError) {
           options.logger.warn(`session store unavailable, serving an unsaved session: ${error.message}`);
@@ -245,22 +166,6 @@ export class SessionContext implements SessionState {
     return this.startFresh();
   }
 
-  /** One GetItem, or, when this request locks, one UpdateItem that takes the lease and returns the item. */
-  private async read(key: string): Promise<StoredSession | undefined> {
-    const { options } = this.runtime;
-    const pattern = options.lockPattern;
-    if (this.ignored || pattern === undefined || !pattern.test(`${this.request.method} ${this.request.path}`)) {
-      return options.store.get(key);
-    }
-    const owner = randomBytes(12).toString('base64url');
-    const stored = await acquireLease(options.store, key, owner, options, () => {
-      options.metrics?.increment('lock_wait');
-      options.logger.debug(`waiting for the lock of session ${key}`);
-    });
-    if (stored) this.lease = { key, owner };
-    return stored;
-  }
-
   private startFresh(): Session {
     this.id = generateSessionId();
     this.isNew = true;
@@ -270,7 +175,7 @@ export class SessionContext implements SessionState {
 
   private async adopt(key: string, stored: StoredSession): Promise<Session> {
     const { options } = this.runtime;
-    const { attributes, fingerprints, values } = await decodeAttributes(stored.data, this.codec);
+    const { attributes, fingerprints, values } = await decodeAttributes(stored.data, this.runtime.codec);
     this.baseline = { key, version: stored.version, times: stored, fingerprints, values };
     this.ownMaxInactiveInterval = stored.maxInactiveInterval;
     this.principal = stored.principal;
@@ -295,7 +200,7 @@ export class SessionContext implements SessionState {
     }
     try {
       const now = this.runtime.options.now();
-      const encoded = encodeAttributes(this.session, this.codec);
+      const encoded = encodeAttributes(this.session, this.runtime.codec);
       return this.baseline ? await this.commitToStoredItem(this.baseline, encoded, now) : await this.commitNewItem(encoded, now);
     } finally {
       await this.releaseLease();
@@ -304,15 +209,17 @@ export class SessionContext implements SessionState {
 
   private async commitToStoredItem(base: Baseline, encoded: Map<string, Encoded>, now: number): Promise<CommitResult> {
     const { options, events } = this.runtime;
-    const delta = await this.deltaAgainst(base, encoded);
+    const guarded = options.onConflict !== 'last-write-wins' && this.lease === undefined;
+    const delta = await deltaAgainst(base, encoded, guarded, this.runtime.codec);
     const expiresAt = idleDeadline(now, this.maxInactiveInterval, base.times.absoluteExpiresAt);
-    const touchOnly = delta.set.size === 0 && delta.remove.length === 0;
     const intervalChanged = this.maxInactiveIntervalChanged;
     const principalChanged = this.principalChanged;
-    const touchDue = expiresAt - base.times.expiresAt >= touchStep(options.touchAfter, this.maxInactiveInterval);
-    if (touchOnly && !this.forceTouch && !intervalChanged && !principalChanged && !touchDue) {
-      return this.reissueId ? this.issueId() : NOTHING;
-    }
+    const reason = writeReason({
+      changed: delta.set.size > 0 || delta.remove.length > 0, principalChanged, intervalChanged, forced: this.forceTouch,
+      deadlineMovedBy: expiresAt - base.times.expiresAt, touchStep: touchStep(options.touchAfter, this.maxInactiveInterval),
+    });
+    if (reason === undefined) return this.reissueId ? this.issueId() : NOTHING;
+    const touchOnly = reason === 'forced' || reason === 'touch';
     const lockOwner = this.lease?.owner;
     // What the item holds before our delta: as loaded, or as read back from a conflict.
     let itemValues: ReadonlyMap<string, StoredValue> = base.values;
@@ -329,7 +236,7 @@ export class SessionContext implements SessionState {
       if (outcome.status === 'stored') break;
       if (lockOwner !== undefined) this.lease = undefined; // gone or taken over: not ours to release any more
       if (outcome.status === 'gone') {
-        if (touchOnly) return NOTHING; // nothing was lost: the session ended, the next request starts a new one
+        if (touchOnly) return NOTHING; // nothing asked for was lost: the session ended, the next request starts a new one
         throw new SessionConflictError('The session was destroyed or expired by another request while this one ran; this change was not stored.');
       }
       if (lockOwner !== undefined) {
@@ -339,23 +246,15 @@ export class SessionContext implements SessionState {
       itemValues = new Map(Object.entries(outcome.current.data));
     }
     if (lockOwner !== undefined) this.lease = undefined;
-    this.advanceBaseline(base, delta, expiresAt);
+    advanceBaseline(base, delta, expiresAt);
+    this.forceTouch = false;
+    this.maxInactiveIntervalChanged = false;
+    this.principalChanged = false;
     this.recordSave(base.key, bytes, delta.set);
     events.emit('saved', { key: base.key, changed: [...delta.set.keys()], removed: delta.remove, touchOnly });
     // A persistent cookie follows the session's expiry; a browser-session cookie need not be re-sent.
     const persistent = options.cookie.maxAge !== undefined || this.ownMaxInactiveInterval !== undefined;
     return this.reissueId || persistent ? this.issueId() : NOTHING;
-  }
-
-  /** Only what changed; guarded by the loaded values when conflicts are not last-write-wins. */
-  private async deltaAgainst(base: Baseline, encoded: Map<string, Encoded>): Promise<Delta> {
-    const changed = [...encoded].filter(([name, value]) => base.fingerprints.get(name) !== fingerprint(value));
-    const remove = [...base.values.keys()].filter((name) => !encoded.has(name));
-    const guarded = this.runtime.options.onConflict !== 'last-write-wins' && this.lease === undefined;
-    const expected = guarded
-      ? new Map<string, StoredValue | null>([...changed.map(([n]) => n), ...remove].map((n) => [n, base.values.get(n) ?? null]))
-      : undefined;
-    return { set: await toStored(changed, this.codec), remove, encoded: new Map(changed), expected };
   }
 
   /**
@@ -364,7 +263,7 @@ export class SessionContext implements SessionState {
    * retried, guarded by what the item holds now.
    */
   private async resolveConflict(key: string, delta: Delta, current: StoredSession, attempt: number): Promise<void> {
-    const { options, events, serializer } = this.runtime;
+    const { options, events } = this.runtime;
     const conflicting = conflictingAttributes(delta.expected ?? new Map(), current);
     events.emit('conflict', { key, attributes: conflicting });
     if (typeof options.onConflict !== 'function') throw rejectConflict(conflicting);
@@ -372,37 +271,9 @@ export class SessionContext implements SessionState {
       throw new SessionConflictError(`Gave up after ${attempt + 1} conflicting commits (maxCommitRetries ${options.maxCommitRetries}); nothing was written.`);
     }
     const session = this.session!;
-    const merged = await mergeConflicts(options.onConflict, conflicting, current, (name) => session[name], this.codec);
-    for (const { name, value, theirs } of merged) {
-      delta.expected!.set(name, theirs);
-      delta.set.delete(name);
-      delta.encoded.delete(name);
-      delta.remove = delta.remove.filter((n) => n !== name);
-      if (value === undefined) {
-        delete session[name];
-        if (theirs !== null) delta.remove.push(name);
-      } else {
-        session[name] = value;
-        const encoded = serializer.encode(value, name);
-        delta.set.set(name, await toStoredValue(encoded, options.compressThreshold, options.compression));
-        delta.encoded.set(name, encoded);
-      }
-    }
+    const merged = await mergeConflicts(options.onConflict, conflicting, current, (name) => session[name], this.runtime.codec);
+    await applyMerged(delta, merged, session, this.runtime.codec);
     await sleep(jitteredDelay(attempt, 5, 200));
-  }
-
-  private advanceBaseline(base: Baseline, delta: Delta, expiresAt: number): void {
-    for (const [name, value] of delta.set) base.values.set(name, value);
-    for (const [name, value] of delta.encoded) base.fingerprints.set(name, fingerprint(value));
-    for (const name of delta.remove) {
-      base.values.delete(name);
-      base.fingerprints.delete(name);
-    }
-    base.times = { ...base.times, expiresAt };
-    base.version++;
-    this.forceTouch = false;
-    this.maxInactiveIntervalChanged = false;
-    this.principalChanged = false;
   }
 
   /** After a write: the item's size for metrics, and what was saved for logSessionContents. */
@@ -434,18 +305,18 @@ export class SessionContext implements SessionState {
       maxInactiveInterval: this.ownMaxInactiveInterval,
       principal: this.principal,
     };
-    const item = { key, times, now, encoded, data: await toStored(encoded, this.codec), created: false, bytes: 0 };
-    const write = async (): Promise<void> => {
-      if (item.encoded.size === 0) return;
-      item.bytes = assertItemFits(new Map([...item.data].map(([name, value]) => [name, storedSize(value)])), this.metadataBytes(key));
-      if (!item.created) {
-        await options.store.create(key, { ...times, lastAccessedAt: now, data: Object.fromEntries(item.data) });
-        item.created = true;
-      }
-    };
-    await write();
-    // Only now that the new item exists: a failed create, or a refused move, leaves the old session intact.
-    if (retired) await this.moveFrom(retired, item, write);
+    const item = new NewItem(key, times, now, encoded, await toStored(encoded, this.runtime.codec), {
+      store: options.store, codec: this.runtime.codec, metadataBytes: this.metadataBytes(key),
+    });
+    if (retired) {
+      const settings = { ...this.runtime.codec, store: options.store, onConflict: options.onConflict, maxCommitRetries: options.maxCommitRetries, events, now: options.now };
+      await moveSession(retired, item, settings, this.session!);
+      this.retired = undefined;
+      events.emit('destroyed', { key: retired.key });
+      if (this.lease?.key === retired.key) this.lease = undefined; // deleted with its item
+    } else {
+      await item.create();
+    }
     await this.deleteItems(this.staleKeys);
     if (!item.created) return { headers: this.runtime.transport.clear(this.request.secure) };
     this.baseline = {
@@ -463,56 +334,6 @@ export class SessionContext implements SessionState {
     this.recordSave(key, item.bytes, item.data);
     events.emit('created', { key });
     return this.issueId();
-  }
-
-  /**
-   * regenerate(): deletes the old item at the version this request loaded,
-   * carrying into the new one whatever another request stored meanwhile.
-   */
-  private async moveFrom(
-    retired: RetiredItem,
-    item: { key: string; now: number; times: { expiresAt: number }; encoded: Map<string, Encoded>; data: Map<string, StoredValue>; created: boolean },
-    create: () => Promise<void>,
-  ): Promise<void> {
-    const { options, events } = this.runtime;
-    const session = this.session!;
-    try {
-      await retireOldItem(retired, { ...this.codec, store: options.store, onConflict: options.onConflict, maxCommitRetries: options.maxCommitRetries, events, now: options.now }, {
-        mine: (name) => session[name],
-        changedByMe: (name, theirs) => {
-          const mine = item.encoded.get(name);
-          return (mine === undefined ? undefined : fingerprint(mine)) !== theirs;
-        },
-        carry: async (values) => {
-          const set = new Map<string, Encoded>();
-          const remove: string[] = [];
-          for (const [name, value] of values) {
-            if (value === undefined) {
-              delete session[name];
-              if (item.encoded.delete(name)) remove.push(name);
-              item.data.delete(name);
-            } else {
-              session[name] = value;
-              set.set(name, this.runtime.serializer.encode(value, name));
-            }
-          }
-          const stored = await toStored(set, this.codec);
-          for (const [name, value] of set) item.encoded.set(name, value);
-          for (const [name, value] of stored) item.data.set(name, value);
-          if (!item.created) return create();
-          assertItemFits(new Map([...item.data].map(([name, value]) => [name, storedSize(value)])), this.metadataBytes(item.key));
-          const outcome = await options.store.update(item.key, { set: stored, remove, lastAccessedAt: item.now, expiresAt: item.times.expiresAt, now: item.now });
-          if (outcome.status !== 'stored') throw new SessionConflictError('The new session was removed while this request regenerated it; nothing was stored.');
-        },
-      });
-    } catch (error) {
-      // The old session stays as it was; the half-made new one must not linger under an id nobody will get.
-      if (item.created) await options.store.destroy(item.key).catch(() => undefined);
-      throw error;
-    }
-    this.retired = undefined;
-    events.emit('destroyed', { key: retired.key });
-    if (this.lease?.key === retired.key) this.lease = undefined; // deleted with its item
   }
 
   private retireStoredItem(keepTimes: boolean): void {
@@ -549,13 +370,8 @@ export class SessionContext implements SessionState {
   /** Gives the lease back on every path the commit did not release it on (read-only, refused, failed). */
   private async releaseLease(): Promise<void> {
     const lease = this.lease;
-    if (!lease) return;
     this.lease = undefined;
-    try {
-      await this.runtime.options.store.release(lease.key, lease.owner);
-    } catch (error) {
-      this.runtime.options.logger.warn(`could not release a session lock; it expires after lockExpiration: ${(error as Error).message}`);
-    }
+    if (lease) await releaseQuietly(this.runtime.options.store, lease, this.runtime.options.logger);
   }
 
   private issueId(): CommitResult {
@@ -574,12 +390,4 @@ export class SessionContext implements SessionState {
     if (ignoreHeaders.length === 0) return false;
     return Object.keys(this.request.headers).some((name) => matchesAny(ignoreHeaders, name));
   }
-}
-
-/** Attribute sizes of the item once the delta is applied. */
-function projectedSizes(values: ReadonlyMap<string, StoredValue>, delta: Delta): Map<string, number> {
-  const sizes = new Map([...values].map(([name, value]) => [name, storedSize(value)]));
-  for (const [name, value] of delta.set) sizes.set(name, storedSize(value));
-  for (const name of delta.remove) sizes.delete(name);
-  return sizes;
 }

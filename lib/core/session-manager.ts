@@ -19,12 +19,15 @@ export class SessionManager {
     this.options = resolveSessionOptions(options);
     const { logger } = this.options;
     this.events = new SessionEvents((event, error) => logger.error(`a "${event}" listener threw`, error));
+    const serializer = this.options.store.serializer ?? jsonSerializer;
+    const { maxSessionBytes, compressThreshold, compression, attributeFilter } = this.options;
     this.runtime = {
       options: this.options,
       signer: new IdSigner(this.options.secrets),
       transport: this.options.idHeader ? new HeaderTransport(this.options.idHeader) : new CookieTransport(this.options.cookie),
-      serializer: this.options.store.serializer ?? jsonSerializer,
+      serializer,
       events: this.events,
+      codec: Object.freeze({ serializer, maxSessionBytes, compressThreshold, compression, attributeFilter, logger }),
     };
     const metrics = this.options.metrics;
     if (metrics) {

@@ -1,13 +1,16 @@
-import { decodeValue, CodecSettings } from './attribute-codec';
+import { CodecSettings, decodeValue, toStored } from './attribute-codec';
 import { jitteredDelay, sleep } from './backoff';
 import { rejectConflict } from './conflicts';
 import { SessionConflictError } from './errors';
 import type { SessionEvents } from './events';
+import { sizesOf } from './delta';
 import { hasExpired } from './expiry';
+import { assertItemFits } from './item-size';
 import type { OnConflict } from './options';
 import { FORBIDDEN_KEYS } from './serializer';
-import { RESERVED_NAMES } from './session';
-import { sameStoredValue, SessionStore, StoredValue } from '../store/session-store';
+import { RESERVED_NAMES, Session } from './session';
+import { Encoded, fingerprint } from './stored-value';
+import { NewSession, sameStoredValue, SessionStore, StoredValue } from '../store/session-store';
 
 /** The item regenerate() moves away from, as this request last saw it. */
 export interface RetiredItem {
@@ -82,5 +85,92 @@ export async function retireOldItem(retired: RetiredItem, settings: MoveSettings
       await sleep(jitteredDelay(attempt, 5, 200));
     }
     retired.version = item.version;
+  }
+}
+
+/** What a NewItem needs to size and write itself. */
+export interface NewItemDeps {
+  readonly store: SessionStore;
+  readonly codec: CodecSettings;
+  /** Bytes of the item besides its data map (key, prefix, principal, metadata). */
+  readonly metadataBytes: number;
+}
+
+/**
+ * The item a new or regenerated session is written to. It is created only
+ * when the session has attributes, and a regenerate() may add to it what
+ * another request stored meanwhile.
+ */
+export class NewItem {
+  created = false;
+  bytes = 0;
+
+  constructor(
+    readonly key: string,
+    readonly times: NewSessionTimes,
+    readonly now: number,
+    readonly encoded: Map<string, Encoded>,
+    readonly data: Map<string, StoredValue>,
+    private readonly deps: NewItemDeps,
+  ) {}
+
+  /** Creates the item when there is something to store (an empty session is never written). */
+  async create(): Promise<void> {
+    if (this.created || this.encoded.size === 0) return;
+    this.bytes = assertItemFits(sizesOf(this.data), this.deps.metadataBytes);
+    await this.deps.store.create(this.key, { ...this.times, lastAccessedAt: this.now, data: Object.fromEntries(this.data) });
+    this.created = true;
+  }
+
+  /** Applies carried values to the session and to the item (undefined removes). */
+  async carry(values: ReadonlyMap<string, unknown>, session: Session): Promise<void> {
+    const set = new Map<string, Encoded>();
+    const remove: string[] = [];
+    for (const [name, value] of values) {
+      if (value === undefined) {
+        delete session[name];
+        if (this.encoded.delete(name)) remove.push(name);
+        this.data.delete(name);
+      } else {
+        session[name] = value;
+        set.set(name, this.deps.codec.serializer.encode(value, name));
+      }
+    }
+    const stored = await toStored(set, this.deps.codec);
+    for (const [name, value] of set) this.encoded.set(name, value);
+    for (const [name, value] of stored) this.data.set(name, value);
+    if (!this.created) return this.create();
+    this.bytes = assertItemFits(sizesOf(this.data), this.deps.metadataBytes);
+    const outcome = await this.deps.store.update(this.key, { set: stored, remove, lastAccessedAt: this.now, expiresAt: this.times.expiresAt, now: this.now });
+    if (outcome.status !== 'stored') throw new SessionConflictError('The new session was removed while this request regenerated it; nothing was stored.');
+  }
+
+  /** Removes a half-made item after a failed move, so nothing lingers under an id nobody will get. */
+  async discard(): Promise<void> {
+    if (this.created) await this.deps.store.destroy(this.key).catch(() => undefined);
+  }
+}
+
+export type NewSessionTimes = Omit<NewSession, 'data' | 'lastAccessedAt'>;
+
+/**
+ * regenerate() at commit: with the new item written, deletes the old one at
+ * the version this request loaded, carrying whatever another request stored
+ * meanwhile. On failure the old session stays as it was and the new item goes.
+ */
+export async function moveSession(retired: RetiredItem, item: NewItem, settings: MoveSettings, session: Session): Promise<void> {
+  await item.create();
+  try {
+    await retireOldItem(retired, settings, {
+      mine: (name) => session[name],
+      changedByMe: (name, theirs) => {
+        const mine = item.encoded.get(name);
+        return (mine === undefined ? undefined : fingerprint(mine)) !== theirs;
+      },
+      carry: (values) => item.carry(values, session),
+    });
+  } catch (error) {
+    await item.discard();
+    throw error;
   }
 }

@@ -1,0 +1,25 @@
+import { MAX_PRINCIPAL_BYTES } from './item-size';
+
+/** setMaxInactiveInterval's argument; `rotationPeriod`: the store's rotated tables live two of them. */
+export function checkMaxInactiveInterval(seconds: number, rotationPeriod: number | undefined): void {
+  if (!Number.isInteger(seconds) || seconds <= 0) {
+    throw new RangeError(`setMaxInactiveInterval needs a positive whole number of seconds, got ${seconds}`);
+  }
+  if (rotationPeriod !== undefined && seconds > rotationPeriod) {
+    throw new RangeError(
+      `setMaxInactiveInterval(${seconds}) is longer than the table rotation period (${rotationPeriod} s): ` +
+        "rotated tables are dropped after two periods, so the session would vanish before its idle timeout. Use expiry: 'ttl' for longer sessions.",
+    );
+  }
+}
+
+/** setPrincipal's argument: a short user id (it is stored with the session and indexed), or null. */
+export function checkPrincipal(principal: string | null): void {
+  if (principal === null) return;
+  if (typeof principal !== 'string' || principal === '') {
+    throw new TypeError('setPrincipal needs a non-empty string (a user id), or null');
+  }
+  if (Buffer.byteLength(principal, 'utf8') > MAX_PRINCIPAL_BYTES) {
+    throw new RangeError(`setPrincipal needs a user id of at most ${MAX_PRINCIPAL_BYTES} bytes; store a short stable id, not a profile`);
+  }
+}
