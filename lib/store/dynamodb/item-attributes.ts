@@ -1,4 +1,4 @@
-/** Attribute names of a session item (see DESIGN.md, storage layout). */
+/** Attribute names of a session item (see the README, storage layout). */
 export const ATTR = {
   key: 'sessionId',
   data: 'data',
