@@ -1,12 +1,19 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { defaultLogger } from '../core/logger';
+import type { Logger } from '../core/logger';
 import { ensureTable } from '../store/dynamodb/table-bootstrap';
 import type { CliOutput } from './run-cli';
 
+/** Creates the table, or on an existing one makes sure TTL is on expiresAt: the fix the TTL warnings name. */
 export async function createTable(client: DynamoDBClient, tableName: string, region: string, capacity: { read: number; write: number } | undefined, out: CliOutput): Promise<void> {
   const billing = capacity
     ? ({ mode: 'PROVISIONED', readCapacityUnits: capacity.read, writeCapacityUnits: capacity.write } as const)
     : ({ mode: 'PAY_PER_REQUEST' } as const);
-  await ensureTable(client, { tableName, region, billing, createIfNotExist: true, readyTimeoutSeconds: 300 }, defaultLogger);
-  out.log(`table ${tableName} is ACTIVE (${billing.mode}), TTL on expiresAt`);
+  const logger: Logger = { debug() {}, info() {}, warn: (m) => out.error(`warning: ${m}`), error: (m) => out.error(m) };
+  const state = await ensureTable(client, { tableName, region, billing, createIfNotExist: true, readyTimeoutSeconds: 300 }, logger);
+  if (state.created) {
+    out.log(`table ${tableName} is ACTIVE (${billing.mode}), TTL on expiresAt`);
+    return;
+  }
+  const ttl = state.ttl ? `TTL ${state.ttl.status}${state.ttl.attribute ? ` on ${state.ttl.attribute}` : ''}` : 'TTL unknown';
+  out.log(`table ${tableName} already exists (ACTIVE); ${ttl}`);
 }

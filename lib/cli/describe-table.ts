@@ -1,18 +1,22 @@
 import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ttlProblem, TtlState } from '../store/dynamodb/table-bootstrap';
 import type { CliOutput } from './run-cli';
 
 /** DynamoDB refreshes ItemCount and TableSizeBytes about every six hours: estimates. */
 export async function describeTable(client: DynamoDBClient, tableName: string, out: CliOutput): Promise<void> {
   const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-  const { TimeToLiveDescription } = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+  const { TimeToLiveDescription: found } = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+  const ttl: TtlState = { status: found?.TimeToLiveStatus ?? 'DISABLED', attribute: found?.AttributeName };
   const billing = Table?.BillingModeSummary?.BillingMode ?? (Table?.ProvisionedThroughput?.ReadCapacityUnits ? 'PROVISIONED' : 'PAY_PER_REQUEST');
   const lines = [
     `table: ${tableName}`,
     `status: ${Table?.TableStatus}`,
     `billing: ${billing}${billing === 'PROVISIONED' ? ` (read ${Table?.ProvisionedThroughput?.ReadCapacityUnits}, write ${Table?.ProvisionedThroughput?.WriteCapacityUnits})` : ''}`,
-    `ttl: ${TimeToLiveDescription?.TimeToLiveStatus ?? 'DISABLED'}${TimeToLiveDescription?.AttributeName ? ` on ${TimeToLiveDescription.AttributeName}` : ''}`,
+    `ttl: ${ttl.status}${ttl.attribute ? ` on ${ttl.attribute}` : ''}`,
     `items (estimate): ${Table?.ItemCount ?? 0}`,
     `size (estimate): ${Table?.TableSizeBytes ?? 0} bytes`,
   ];
   for (const line of lines) out.log(line);
+  const problem = ttlProblem(tableName, ttl);
+  if (problem) out.error(`warning: ${problem}`);
 }

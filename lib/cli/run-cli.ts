@@ -12,8 +12,9 @@ export interface CliOutput {
 const USAGE = `Usage: dynamo-session <command> --table NAME [--region REGION] [--endpoint URL]
 
 Commands:
-  create-table    create the session table (on-demand, or --read-capacity/--write-capacity) with TTL on expiresAt
-  describe        billing mode, TTL status, approximate item count and size
+  create-table    create the session table (on-demand, or --read-capacity/--write-capacity) with TTL on expiresAt;
+                  on an existing table, enable TTL on expiresAt if it is off
+  describe        billing mode, TTL status (warns unless it is on expiresAt), approximate item count and size
   purge-expired   delete items whose expiresAt has passed, for tables without TTL (--dry-run to count only)
 `;
 

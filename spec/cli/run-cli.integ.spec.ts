@@ -1,5 +1,6 @@
-import { PutItemCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, PutItemCommand, DescribeTimeToLiveCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { runCli } from '../../lib/cli';
+import { createTableInput } from '../../lib/store/dynamodb/table-bootstrap';
 import { dropTable, endpoint, localClient, randomTableName, scanTable } from '../support/dynamodb';
 
 describe('npx dynamo-session (CLI) against DynamoDB Local', () => {
@@ -28,6 +29,47 @@ describe('npx dynamo-session (CLI) against DynamoDB Local', () => {
   it('describe prints billing, TTL and the item estimate', async () => {
     expect(await runCli(['describe', ...common], out)).toBe(0);
     expect(lines).toEqual(expect.arrayContaining([`table: ${table}`, 'billing: PAY_PER_REQUEST', 'ttl: ENABLED on expiresAt', expect.stringMatching(/^items \(estimate\): \d+$/)]));
+  });
+
+  it('describe shows the real TTL status with the fix when TTL is off; create-table on that existing table enables it', async () => {
+    const bare = randomTableName('cli-ttl');
+    await localClient().send(new CreateTableCommand(createTableInput({ tableName: bare, billing: { mode: 'PAY_PER_REQUEST' } })));
+    const args = ['--table', bare, '--endpoint', endpoint(), '--region', 'us-east-1'];
+    try {
+      expect(await runCli(['describe', ...args], out)).toBe(0);
+      expect(lines).toContain('ttl: DISABLED');
+      expect(errors).toEqual([expect.stringMatching(new RegExp(`^warning: TTL is DISABLED on DynamoDB table "${bare}".*update-time-to-live --table-name ${bare} `))]);
+      lines.length = 0;
+      errors.length = 0;
+      expect(await runCli(['create-table', ...args], out)).toBe(0);
+      expect(lines).toEqual([`table ${bare} already exists (ACTIVE); TTL ENABLED on expiresAt`]);
+      lines.length = 0;
+      expect(await runCli(['describe', ...args], out)).toBe(0);
+      expect(lines).toContain('ttl: ENABLED on expiresAt');
+      expect(errors).toEqual([]);
+    } finally {
+      await dropTable(bare);
+    }
+  });
+
+  it('describe warns when TTL is on another attribute than expiresAt, and create-table leaves it', async () => {
+    const other = randomTableName('cli-ttl');
+    const client = localClient();
+    await client.send(new CreateTableCommand(createTableInput({ tableName: other, billing: { mode: 'PAY_PER_REQUEST' } })));
+    await client.send(new UpdateTimeToLiveCommand({ TableName: other, TimeToLiveSpecification: { AttributeName: 'deleteAfter', Enabled: true } }));
+    const args = ['--table', other, '--endpoint', endpoint(), '--region', 'us-east-1'];
+    try {
+      expect(await runCli(['describe', ...args], out)).toBe(0);
+      expect(lines).toContain('ttl: ENABLED on deleteAfter');
+      expect(errors).toEqual([expect.stringMatching(/^warning: TTL is ENABLED on "deleteAfter", not on "expiresAt"/)]);
+      lines.length = 0;
+      errors.length = 0;
+      expect(await runCli(['create-table', ...args], out)).toBe(0);
+      expect(lines).toEqual([`table ${other} already exists (ACTIVE); TTL ENABLED on deleteAfter`]);
+      expect(errors).toEqual([expect.stringMatching(/^warning: TTL is ENABLED on "deleteAfter"/)]);
+    } finally {
+      await dropTable(other);
+    }
   });
 
   it('purge-expired deletes only expired items, across pages, and --dry-run only counts', async () => {

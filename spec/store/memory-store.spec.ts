@@ -27,4 +27,17 @@ describe('MemoryStore', () => {
     (read!.data as Record<string, unknown>)['x'] = 'y';
     expect(await store.get('k')).toEqual({ ...times, version: 1, data: { b: new Uint8Array([1, 2]) } });
   });
+
+  it('destroy conditioned on a version: deletes at that version, refuses a stale one with the item as it is, a missing item is gone', async () => {
+    const store = new MemoryStore();
+    const write = { set: new Map([['cart', '["book"]']]), remove: [], lastAccessedAt: 2000, expiresAt: 200, now: 2000 };
+    await store.create('k', { ...times, data: { a: '1' } });
+    await store.update('k', write); // another request wrote after a load at version 1
+    expect(await store.destroy('k', 1)).toEqual({ status: 'changed', current: { ...times, lastAccessedAt: 2000, expiresAt: 200, version: 2, data: { a: '1', cart: '["book"]' } } });
+    expect((await store.get('k'))?.version).toBe(2);
+    expect(await store.destroy('k', 2)).toEqual({ status: 'destroyed' });
+    expect(await store.get('k')).toBeUndefined();
+    expect(await store.destroy('k', 2)).toEqual({ status: 'gone' });
+    expect(await store.destroy('never')).toEqual({ status: 'gone' });
+  });
 });

@@ -21,7 +21,18 @@ export interface Faults {
   operations?: readonly string[];
 }
 
-export type FaultKind = 'throttle' | 'serverError' | 'dropBefore' | 'dropAfter';
+export type FaultKind = 'throttle' | 'serverError' | 'dropBefore' | 'dropAfter' | 'unprocessed';
+
+/**
+ * One step of a scripted fault sequence: the next `times` calls of the given
+ * operations (all when absent) meet `fault` ('pass': forwarded untouched).
+ */
+export interface ScriptedFault {
+  fault: FaultKind | 'pass';
+  operations?: readonly string[];
+  /** Default 1; Infinity keeps the step for good. */
+  times?: number;
+}
 
 const DYNAMODB_ERROR = 'com.amazonaws.dynamodb.v20120810#';
 
@@ -34,10 +45,11 @@ export class FaultProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private faults: Faults = {};
+  private script: Array<ScriptedFault & { times: number }> = [];
   private random: () => number;
   /** Calls seen per operation, and faults injected per kind. */
   readonly calls: Record<string, number> = {};
-  readonly injected: Record<FaultKind, number> = { throttle: 0, serverError: 0, dropBefore: 0, dropAfter: 0 };
+  readonly injected: Record<FaultKind, number> = { throttle: 0, serverError: 0, dropBefore: 0, dropAfter: 0, unprocessed: 0 };
 
   constructor(
     private readonly target: URL,
@@ -50,6 +62,17 @@ export class FaultProxy {
   set(faults: Faults, seed?: number): void {
     this.faults = faults;
     if (seed !== undefined) this.random = mulberry32(seed);
+  }
+
+  /**
+   * Faults for the next calls, in order: a call of an operation the first step
+   * names consumes it; other calls, and all calls once the script ran out, meet
+   * the shares of `set()`. E.g. the first UpdateItem applied but its answer cut,
+   * every later one throttled: `[{ fault: 'dropAfter', operations: ['UpdateItem'] },
+   * { fault: 'throttle', operations: ['UpdateItem'], times: Infinity }]`.
+   */
+  queue(steps: readonly ScriptedFault[]): void {
+    this.script = steps.map((step) => ({ ...step, times: step.times ?? 1 }));
   }
 
   async listen(): Promise<string> {
@@ -84,6 +107,8 @@ export class FaultProxy {
             return answerError(res, 500, 'InternalServerError', 'Internal server error (injected).');
           case 'dropBefore':
             return req.socket.destroy();
+          case 'unprocessed':
+            return answerUnprocessed(res, body);
           default:
             return this.forward(req, res, body, fault === 'dropAfter');
         }
@@ -108,8 +133,13 @@ export class FaultProxy {
     upstream.end(body);
   }
 
-  /** One draw per call decides its fault, so the shares add up as given. */
+  /** The script's next step if it names this operation, else one draw decides, so the shares add up as given. */
   private pick(operation: string): FaultKind | undefined {
+    const step = this.script[0];
+    if (step && (!step.operations || step.operations.includes(operation))) {
+      if (--step.times <= 0) this.script.shift();
+      return step.fault === 'pass' ? undefined : step.fault;
+    }
     const f = this.faults;
     if (f.operations && !f.operations.includes(operation)) return undefined;
     let draw = this.random();
@@ -120,6 +150,18 @@ export class FaultProxy {
     }
     return undefined;
   }
+}
+
+/**
+ * A BatchWriteItem answered as DynamoDB does when it throttles part of a batch:
+ * 200, nothing applied, every request handed back in UnprocessedItems. Scripted
+ * only (queue()): other operations have no such answer.
+ */
+function answerUnprocessed(res: ServerResponse, requestBody: Buffer): void {
+  const { RequestItems } = JSON.parse(requestBody.toString('utf8')) as { RequestItems: unknown };
+  const body = JSON.stringify({ UnprocessedItems: RequestItems });
+  res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body), 'x-amzn-requestid': 'fault-proxy' });
+  res.end(body);
 }
 
 function answerError(res: ServerResponse, status: number, type: string, message: string): void {

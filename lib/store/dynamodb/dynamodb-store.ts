@@ -1,23 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, NativeAttributeValue, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { SessionStoreUnavailableError } from '../../core/errors';
+import { SessionStoreError } from '../../core/errors';
 import { defaultLogger, Logger } from '../../core/logger';
 import type { Serializer } from '../../core/serializer';
 import { DestroyOutcome, LockOutcome, NewSession, PrincipalSession, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../session-store';
-import { ATTR, PRINCIPAL_INDEX } from './item-attributes';
+import { trackAttempts } from './attempt-tracking';
+import { ATTR } from './item-attributes';
 import { toStoredSession } from './item-codec';
 import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
+import { destroyByPrincipal, findByPrincipal } from './principal-sessions';
 import { ResolvedStoreOptions, resolveStoreOptions } from './resolve-options';
-import { isAmbiguous, isConditionFailure, toStoreError } from './store-errors';
-import { CallDeadline, SharedDeadlines } from './deadlines';
+import { destroySession } from './session-deletes';
+import { isConditionFailure, mayHaveApplied, toStoreError } from './store-errors';
+import { Item, SendOptions, SessionTables, StoreIo, TableRef, unlessMissing } from './store-io';
+import { SharedDeadlines } from './deadlines';
 import { ensureTable } from './table-bootstrap';
 import { TableRotation } from './table-rotation';
 import { UpdateExpressionBuilder } from './update-expression';
-
-type SendOptions = { abortSignal: CallDeadline };
 
 /** Unique per write: a random per-process prefix and a counter (cheaper than random bytes every write). */
 const WRITE_TOKEN_PREFIX = randomBytes(9).toString('base64url');
@@ -25,8 +27,6 @@ let writeCounter = 0;
 function nextWriteToken(): string {
   return `${WRITE_TOKEN_PREFIX}.${(writeCounter++).toString(36)}`;
 }
-type Item = Record<string, NativeAttributeValue>;
-
 /** The outcome of one conditional UpdateItem: applied, or refused with the item as it was. */
 type WriteResult = { applied: true; item?: Item } | { applied: false; current: Item | undefined };
 
@@ -47,6 +47,8 @@ export class DynamoDbStore extends SessionStore {
   private rotationTimer: NodeJS.Timeout | undefined;
   private readonly serializerOption: Serializer | undefined;
   private readonly deadlines = new SharedDeadlines();
+  /** What the parts in principal-sessions.ts and session-deletes.ts call through. */
+  private readonly io: StoreIo;
 
   constructor(options: DynamoDbStoreOptions = {}, logger: Logger = defaultLogger) {
     super();
@@ -55,6 +57,7 @@ export class DynamoDbStore extends SessionStore {
     const rotation = this.options.rotation;
     this.tableName = rotation?.tableBaseName ?? this.options.tableName;
     this.client = options.client ?? this.createClient();
+    trackAttempts(this.client);
     this.documents = DynamoDBDocumentClient.from(this.client, {
       marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     });
@@ -70,12 +73,18 @@ export class DynamoDbStore extends SessionStore {
           tableName: this.tableName, region: this.regionName, billing: this.options.billing,
           createIfNotExist: this.options.createIfNotExist, readyTimeoutSeconds: this.options.tableReadyTimeout,
         }, logger);
-    this.bootstrap = startup.catch((e: unknown) => {
+    this.bootstrap = startup.then(() => undefined, (e: unknown) => {
       throw toStoreError(e, 'the startup table check', this.tableName, this.regionName);
     });
     // Requests report the failure themselves; an app that never awaits ready() must not crash on it.
     this.bootstrap.catch((e: unknown) => logger.error(`table check failed: ${(e as Error).message}`));
     if (this.rotation) this.scheduleRotation(logger);
+    this.io = {
+      documents: this.documents, readTimeout: this.options.readTimeout, writeTimeout: this.options.writeTimeout, keyPrefix: this.options.keyPrefix,
+      call: (table, operation, timeoutMs, send) => this.call(table, operation, timeoutMs, send),
+      read: (table, key, consistent) => this.read(table, key, consistent),
+      keyOf: (key) => this.keyOf(key),
+    };
   }
 
   override ready(): Promise<void> {
@@ -102,7 +111,7 @@ export class DynamoDbStore extends SessionStore {
 
   async get(key: string): Promise<StoredSession | undefined> {
     for (const table of this.readTables()) {
-      const item = await this.read(table, key, !this.options.eventualConsistency);
+      const item = await unlessMissing(table, undefined, () => this.read(table.name, key, !this.options.eventualConsistency));
       if (item) return toStoredSession(item);
     }
     return undefined;
@@ -157,34 +166,9 @@ export class DynamoDbStore extends SessionStore {
     return current.expiresAt <= nowSeconds ? { status: 'gone' } : { status: 'conflict', current };
   }
 
-  async destroy(key: string, expectedVersion?: number): Promise<DestroyOutcome> {
-    let destroyed = false;
-    for (const table of this.readTables()) {
-      const guarded = expectedVersion !== undefined;
-      try {
-        const output = await this.call(table, 'DeleteItem', this.options.writeTimeout, (o) =>
-          this.documents.send(new DeleteCommand({
-            TableName: table,
-            Key: this.keyOf(key),
-            ReturnValues: 'ALL_OLD',
-            ...(guarded && {
-              ConditionExpression: '#v = :v',
-              ExpressionAttributeNames: { '#v': ATTR.version },
-              ExpressionAttributeValues: { ':v': expectedVersion },
-              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-            }),
-          }), o));
-        if (output.Attributes) destroyed = true;
-      } catch (e) {
-        if (!isConditionFailure(e)) throw e;
-        const raw = (e as { Item?: Parameters<typeof unmarshall>[0] }).Item;
-        // No item at all fails `version = :v` too: that is a session already gone, not a newer one.
-        if (!raw) continue;
-        return { status: 'changed', current: toStoredSession(unmarshall(raw)) };
-      }
-      if (guarded && destroyed) break;
-    }
-    return destroyed ? { status: 'destroyed' } : { status: 'gone' };
+  /** See session-deletes.ts: under rotation the previous table's copy goes first, and a version guard applies to both. */
+  destroy(key: string, expectedVersion?: number): Promise<DestroyOutcome> {
+    return destroySession(this.io, this.readTables(), key, expectedVersion);
   }
 
   override keyBytes(key: string): number {
@@ -215,47 +199,13 @@ export class DynamoDbStore extends SessionStore {
     await this.write(this.currentTable(), key, u, `${u.name(ATTR.lockOwner)} = ${u.value(owner)}`);
   }
 
-  /**
-   * Queries the sparse principal index (eventually consistent, as every index
-   * read is: a session created a moment ago may show up a moment later).
-   */
-  async findByPrincipal(principal: string, now = Date.now()): Promise<PrincipalSession[]> {
-    const found: PrincipalSession[] = [];
-    for (const table of this.readTables()) {
-      let start: Item | undefined;
-      do {
-        const page = await this.call(table, 'Query', this.options.readTimeout, (o) =>
-          this.documents.send(new QueryCommand({
-            TableName: table,
-            IndexName: PRINCIPAL_INDEX,
-            KeyConditionExpression: '#p = :p',
-            ExpressionAttributeNames: { '#p': ATTR.principal },
-            ExpressionAttributeValues: { ':p': principal },
-            ...(start && { ExclusiveStartKey: start }),
-          }), o));
-        for (const item of page.Items ?? []) {
-          const key = String(item[ATTR.key]);
-          // Another app's sessions in a shared table (keyPrefix) are not ours to list.
-          if (!key.startsWith(this.options.keyPrefix) || Number(item[ATTR.expiresAt]) * 1000 <= now) continue;
-          // Under rotation a session moved forward is in both tables: the current one, read first, wins.
-          if (found.some((f) => f.key === key.slice(this.options.keyPrefix.length))) continue;
-          found.push({
-            key: key.slice(this.options.keyPrefix.length),
-            createdAt: Number(item[ATTR.createdAt]),
-            lastAccessedAt: Number(item[ATTR.lastAccessedAt]),
-            expiresAt: Number(item[ATTR.expiresAt]),
-          });
-        }
-        start = page.LastEvaluatedKey;
-      } while (start);
-    }
-    return found;
+  findByPrincipal(principal: string, now = Date.now()): Promise<PrincipalSession[]> {
+    return findByPrincipal(this.io, this.readTables(), principal, now);
   }
 
-  async destroyByPrincipal(principal: string): Promise<number> {
-    const sessions = await this.findByPrincipal(principal, 0);
-    for (const { key } of sessions) await this.destroy(key);
-    return sessions.length;
+  /** Batched deletes, paged through the principal index; see principal-sessions.ts for the bounds. */
+  destroyByPrincipal(principal: string): Promise<number> {
+    return destroyByPrincipal(this.io, this.readTables(), principal);
   }
 
   /**
@@ -264,8 +214,8 @@ export class DynamoDbStore extends SessionStore {
    * current table now has it.
    */
   private async moveForward(key: string): Promise<boolean> {
-    const previous = this.rotation!.previous();
-    const item = await this.read(previous, key, true);
+    const previous: TableRef = { name: this.rotation!.previous(), mayBeMissing: true };
+    const item = await unlessMissing(previous, undefined, () => this.read(previous.name, key, true));
     if (!item || Number(item[ATTR.expiresAt]) * 1000 <= this.options.now()) return false;
     const u = new UpdateExpressionBuilder();
     for (const [name, value] of Object.entries(item)) {
@@ -279,9 +229,10 @@ export class DynamoDbStore extends SessionStore {
     return this.rotation ? this.rotation.current() : this.tableName;
   }
 
-  /** Where a session may be: the table, or the current then the previous rotated table. */
-  private readTables(): string[] {
-    return this.rotation ? [this.rotation.current(), this.rotation.previous()] : [this.tableName];
+  /** Where a session may be: the table, or the current then the previous rotated table (which may not exist). */
+  private readTables(): SessionTables {
+    if (!this.rotation) return [{ name: this.tableName, mayBeMissing: false }];
+    return [{ name: this.rotation.current(), mayBeMissing: false }, { name: this.rotation.previous(), mayBeMissing: true }];
   }
 
   private scheduleRotation(logger: Logger): void {
@@ -302,7 +253,8 @@ export class DynamoDbStore extends SessionStore {
    * One conditional UpdateItem stamped with a fresh writeToken. A refused
    * condition is an answer (with the item as it was, read in the same call). A
    * timeout or dropped connection may hide an applied write: the item is read
-   * back, and our token there means it landed.
+   * back, and our token there means it landed. That holds for any attempt, not
+   * only the last: one applied and cut off, then throttled retries, still landed.
    */
   private async write(table: string, key: string, u: UpdateExpressionBuilder, condition: string, returnValues?: 'ALL_NEW'): Promise<WriteResult> {
     const token = nextWriteToken();
@@ -328,7 +280,7 @@ export class DynamoDbStore extends SessionStore {
         if (current?.[ATTR.writeToken] === token) return { applied: true, item: current };
         return { applied: false, current };
       }
-      if (e instanceof SessionStoreUnavailableError && isAmbiguous(e.cause)) {
+      if (e instanceof SessionStoreError && mayHaveApplied(e)) {
         const landed = await this.read(table, key, true).then((item) => (item?.[ATTR.writeToken] === token ? item : undefined), () => undefined);
         if (landed) return { applied: true, item: landed };
       }

@@ -1,4 +1,5 @@
-import { SessionStoreError, SessionStoreUnavailableError, TableNotFoundError } from '../../core/errors';
+import { SessionError, SessionStoreError, SessionStoreUnavailableError, SessionTooLargeError, TableNotFoundError } from '../../core/errors';
+import { MAX_ITEM_BYTES } from '../../core/item-size';
 
 interface SdkErrorShape {
   name?: string;
@@ -20,7 +21,13 @@ const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPI
  * answered (no HTTP status at all) — the write may have been applied.
  * 'throttled' and the rest are definite answers.
  */
-type Failure = 'condition' | 'missing-table' | 'throttled' | 'transient' | 'refused';
+type Failure = 'condition' | 'missing-table' | 'throttled' | 'transient' | 'too-large' | 'refused';
+
+/**
+ * DynamoDB's words for an item over 400 KB: "Item size has exceeded the maximum
+ * allowed size" (PutItem) and "Item size to update has exceeded the maximum allowed size" (UpdateItem).
+ */
+const ITEM_TOO_LARGE = /\bitem size (to update )?has exceeded the maximum allowed size/i;
 
 function classify(error: unknown): Failure {
   const e = (error ?? {}) as SdkErrorShape;
@@ -28,6 +35,7 @@ function classify(error: unknown): Failure {
   if (name === 'ConditionalCheckFailedException') return 'condition';
   if (name === 'ResourceNotFoundException') return 'missing-table';
   if (THROTTLING.has(name)) return 'throttled';
+  if (name === 'ValidationException' && ITEM_TOO_LARGE.test(e.message ?? '')) return 'too-large';
   const status = e.$metadata?.httpStatusCode ?? 0;
   const noResponse = e.$metadata !== undefined && status === 0;
   if (TRANSIENT_NAMES.has(name) || TRANSIENT_CODES.has(e.code ?? '') || noResponse || status >= 500 || e.$retryable !== undefined) {
@@ -41,13 +49,29 @@ export function isAmbiguous(error: unknown): boolean {
   return classify(error) === 'transient';
 }
 
+/**
+ * Set by the attempt tracker (see attempt-tracking.ts) on a call's final error
+ * when an earlier attempt of the same call failed ambiguously.
+ */
+export const EARLIER_ATTEMPT_AMBIGUOUS = Symbol('dynamo-session.earlierAttemptAmbiguous');
+
+/**
+ * Whether any attempt of the failed call may have been applied: the last
+ * attempt's own failure is ambiguous, or an earlier one was (the SDK rethrows
+ * only the last attempt's error, e.g. a throttle after an applied, cut-off attempt).
+ */
+export function mayHaveApplied(error: unknown): boolean {
+  const cause = error instanceof SessionStoreError ? error.cause : error;
+  return isAmbiguous(cause) || (typeof cause === 'object' && cause !== null && EARLIER_ATTEMPT_AMBIGUOUS in cause);
+}
+
 export function isConditionFailure(error: unknown): boolean {
   return classify(error) === 'condition';
 }
 
 /** Turns an SDK failure (after its own retries) into the typed error the adapters answer with. */
-export function toStoreError(error: unknown, operation: string, tableName: string, region: string): SessionStoreError {
-  if (error instanceof SessionStoreError) return error;
+export function toStoreError(error: unknown, operation: string, tableName: string, region: string): SessionError {
+  if (error instanceof SessionError) return error;
   const e = (error ?? {}) as SdkErrorShape;
   switch (classify(error)) {
     case 'missing-table':
@@ -57,6 +81,12 @@ export function toStoreError(error: unknown, operation: string, tableName: strin
         `DynamoDB throttled ${operation} on "${tableName}" past the SDK's retries; raise the table's capacity or use on-demand billing.`,
         { cause: error, retryAfterSeconds: 2, throttled: true },
       );
+    case 'too-large':
+      // The backstop of the size check before the write. DynamoDB does not say by how much: one byte over is all that is known.
+      return new SessionTooLargeError(MAX_ITEM_BYTES + 1, MAX_ITEM_BYTES, [], {
+        what: `DynamoDB refused ${operation} on "${tableName}": the item would exceed its 400 KB item size limit`,
+        cause: error,
+      });
     case 'transient':
       return new SessionStoreUnavailableError(
         `DynamoDB did not complete ${operation} on "${tableName}" in time (${e.name || e.code || 'error'}: ${e.message ?? ''}).`,

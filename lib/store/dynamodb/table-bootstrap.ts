@@ -1,5 +1,5 @@
 import {
-  CreateTableCommand, DescribeTableCommand, DynamoDBClient, TableDescription, UpdateTimeToLiveCommand, waitUntilTableExists,
+  CreateTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient, TableDescription, UpdateTimeToLiveCommand, waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { SessionConfigError, TableNotFoundError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
@@ -16,17 +16,32 @@ export interface TableSpec {
   readonly enableTtl?: boolean;
 }
 
+/** A table's TTL as DescribeTimeToLive reports it. */
+export interface TtlState {
+  /** ENABLED, ENABLING, DISABLED or DISABLING. */
+  readonly status: string;
+  readonly attribute: string | undefined;
+}
+
+export interface TableState {
+  readonly created: boolean;
+  /** Undefined when not checked (rotated tables need no TTL) or when the check failed (then a warning was logged). */
+  readonly ttl: TtlState | undefined;
+}
+
 /**
  * Makes sure the table exists with the right key, creating it (with TTL on
  * expiresAt) when allowed. Runs at startup only, never on a request.
  * Safe when several instances start at once: another's CreateTable is waited for.
+ * An existing table's TTL is checked too: IaC may have left it out, or a first
+ * start died between CreateTable and UpdateTimeToLive, and then expired sessions pile up forever.
  */
-export async function ensureTable(client: DynamoDBClient, spec: TableSpec, logger: Logger): Promise<void> {
+export async function ensureTable(client: DynamoDBClient, spec: TableSpec, logger: Logger): Promise<TableState> {
   const existing = await describe(client, spec.tableName);
   if (existing) {
     assertKeySchema(existing, spec.tableName);
     if (existing.TableStatus !== 'ACTIVE') await waitForActive(client, spec);
-    return;
+    return { created: false, ttl: spec.enableTtl === false ? undefined : await checkTtl(client, spec, logger) };
   }
   if (!spec.createIfNotExist) throw new TableNotFoundError(spec.tableName, spec.region);
   logger.info(`creating DynamoDB table ${spec.tableName} (${spec.billing.mode})`);
@@ -36,7 +51,51 @@ export async function ensureTable(client: DynamoDBClient, spec: TableSpec, logge
     if ((e as Error).name !== 'ResourceInUseException') throw e; // another instance is creating it
   }
   await waitForActive(client, spec);
-  if (spec.enableTtl !== false) await enableTtl(client, spec.tableName);
+  if (spec.enableTtl === false) return { created: true, ttl: undefined };
+  await enableTtl(client, spec.tableName);
+  return { created: true, ttl: { status: 'ENABLED', attribute: ATTR.expiresAt } };
+}
+
+async function describeTtl(client: DynamoDBClient, tableName: string): Promise<TtlState> {
+  const { TimeToLiveDescription: ttl } = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+  return { status: ttl?.TimeToLiveStatus ?? 'DISABLED', attribute: ttl?.AttributeName };
+}
+
+/** What is wrong with a session table's TTL and how to fix it, or undefined when TTL is on expiresAt. */
+export function ttlProblem(tableName: string, ttl: TtlState): string | undefined {
+  const on = ttl.status === 'ENABLED' || ttl.status === 'ENABLING';
+  if (on && ttl.attribute === ATTR.expiresAt) return undefined;
+  const fix = `aws dynamodb update-time-to-live --table-name ${tableName} --time-to-live-specification Enabled=true,AttributeName=${ATTR.expiresAt}`;
+  if (on) {
+    return `TTL is ${ttl.status} on "${ttl.attribute}", not on "${ATTR.expiresAt}", on DynamoDB table "${tableName}": sessions keep their deadline in ` +
+      `${ATTR.expiresAt}, so DynamoDB never deletes expired ones. Unless something else needs TTL on "${ttl.attribute}", disable it, then: ${fix}`;
+  }
+  return `TTL is ${ttl.status} on DynamoDB table "${tableName}": expired sessions are never deleted (reads ignore them, the table keeps growing). ` +
+    `Enable it${ttl.status === 'DISABLING' ? ' once DynamoDB has finished disabling it' : ''}: ${fix} (or start the store once with createIfNotExist: true)`;
+}
+
+/**
+ * Enables TTL on expiresAt when the store may manage the table, otherwise
+ * warns. Never fails startup: sessions work without TTL (every read checks
+ * expiresAt), only the table grows.
+ */
+async function checkTtl(client: DynamoDBClient, spec: TableSpec, logger: Logger): Promise<TtlState | undefined> {
+  let ttl: TtlState;
+  try {
+    ttl = await describeTtl(client, spec.tableName);
+    if (ttl.status === 'DISABLED' && spec.createIfNotExist) {
+      await enableTtl(client, spec.tableName);
+      logger.info(`enabled TTL on ${ATTR.expiresAt} for the existing DynamoDB table ${spec.tableName}`);
+      return { status: 'ENABLED', attribute: ATTR.expiresAt };
+    }
+  } catch (e) {
+    logger.warn(`could not check or enable TTL on DynamoDB table "${spec.tableName}" (${(e as Error).name}: ${(e as Error).message}); ` +
+      `grant dynamodb:DescribeTimeToLive (and UpdateTimeToLive with createIfNotExist), or check it with: npx dynamo-session describe --table ${spec.tableName}`);
+    return undefined;
+  }
+  const problem = ttlProblem(spec.tableName, ttl);
+  if (problem) logger.warn(problem);
+  return ttl;
 }
 
 export function createTableInput(spec: Pick<TableSpec, 'tableName' | 'billing'>): ConstructorParameters<typeof CreateTableCommand>[0] {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import {
-  DynamoDbStore, SessionConfigError, SessionStoreUnavailableError, TableNotFoundError,
+  DynamoDbStore, SessionConfigError, SessionStoreUnavailableError, SessionTooLargeError, TableNotFoundError,
 } from '../../../lib';
 import { dropTable, endpoint, localClient, randomTableName, storeOnNewTable } from '../../support/dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../sample-app/dynamodb-local';
@@ -127,6 +127,29 @@ describe('DynamoDbStore reads and writes', () => {
     const started = Date.now();
     await expect(store.get('k')).rejects.toThrow(SessionStoreUnavailableError);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('DynamoDbStore: an item DynamoDB itself refuses as too large (ValidationException about item size)', () => {
+  const big = (tag: string) => JSON.stringify(`${tag}:${'x'.repeat(300 * 1024)}`);
+
+  it('create and update answer SessionTooLargeError (413), name no session data, and leave the stored session as it was', async () => {
+    const { store } = await storeOnNewTable({ tableName: track(randomTableName()), keyPrefix: 'app-with-a-long-prefix:'.repeat(20) });
+    const now = Date.now();
+    // Over 400 KB at once: "Item size to update has exceeded the maximum allowed size".
+    const tooBig = await store.create('k', { ...times(now), data: { a: big('secret-a'), b: big('secret-b') } }).catch((e: unknown) => e);
+    expect(tooBig).toBeInstanceOf(SessionTooLargeError);
+    expect(tooBig).toMatchObject({ status: 413 });
+    expect((tooBig as Error).message).not.toContain('secret-a');
+    expect((tooBig as Error).message).toMatch(/DynamoDB refused UpdateItem .*400 KB item size limit; nothing was written/);
+    expect(await store.get('k')).toBeUndefined();
+
+    // Each write fits, the item after the second does not.
+    await store.create('k', { ...times(now), data: { a: big('secret-a') } });
+    const grown = await store.update('k', { set: new Map([['b', big('secret-b')]]), remove: [], lastAccessedAt: now, expiresAt: times(now).expiresAt, now }).catch((e: unknown) => e);
+    expect(grown).toBeInstanceOf(SessionTooLargeError);
+    expect((grown as Error).message).not.toContain('secret-b');
+    expect(Object.keys((await store.get('k'))?.data ?? {})).toEqual(['a']);
   });
 });
 

@@ -2,7 +2,7 @@ import request from 'supertest';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { session } from '../../../lib/koa';
-import { dropTable, storeOnNewTable } from '../../support/dynamodb';
+import { dropTable, scanTable, storeOnNewTable } from '../../support/dynamodb';
 import { sessionCookieValue, keyOf } from '../../support/cookies';
 import { SECRET } from '../../support/secrets';
 import type { DynamoDbStore } from '../../../lib';
@@ -57,5 +57,44 @@ describe('find and destroy sessions by principal (GSI principal-index)', () => {
     }
     expect((await request(appA).get('/me').set('Cookie', `sid=${other}`)).body).toEqual({ user: 'grace', principal: 'grace' });
     expect(await a.findByPrincipal('ada')).toEqual([]);
+  });
+});
+
+describe('destroyByPrincipal with many sessions ("sign out everywhere")', () => {
+  let tableName: string;
+  afterAll(() => dropTable(tableName));
+
+  it("destroys 160 sessions of one user in batched deletes, with far fewer calls than sessions, and leaves everyone else's", async () => {
+    const { store, log, tableName: table } = await storeOnNewTable({ keyPrefix: 'shop:' });
+    tableName = table;
+    const other = (await storeOnNewTable({ tableName, keyPrefix: 'admin:' })).store; // another app on the same table
+    const now = Date.now();
+    const times = { createdAt: now, lastAccessedAt: now, expiresAt: Math.floor(now / 1000) + 1800 };
+    const create = async (s: DynamoDbStore, count: number, key: (i: number) => string, principal?: string) => {
+      for (let i = 0; i < count; i += 20) {
+        await Promise.all(Array.from({ length: Math.min(20, count - i) }, (_, j) => s.create(key(i + j), { ...times, data: { n: String(i + j) }, ...(principal && { principal }) })));
+      }
+    };
+    await create(store, 160, (i) => `ada-${i}`, 'ada');
+    await create(store, 5, (i) => `grace-${i}`, 'grace');
+    await create(store, 3, (i) => `anonymous-${i}`);
+    await create(other, 2, (i) => `ada-admin-${i}`, 'ada');
+    log.clear();
+
+    expect(await store.destroyByPrincipal('ada')).toBe(160);
+    expect(log.count('DeleteItem')).toBe(0);
+    expect(log.count('BatchWriteItem')).toBeGreaterThanOrEqual(Math.ceil(160 / 25));
+    expect(log.count('BatchWriteItem')).toBeLessThanOrEqual(Math.ceil(160 / 25) + 2); // a retry of unprocessed items at most
+    expect(log.count()).toBeLessThan(160 / 10);
+
+    const left = (await scanTable(tableName)).map((item) => String(item['sessionId'])).sort();
+    expect(left).toEqual([
+      'admin:ada-admin-0', 'admin:ada-admin-1',
+      'shop:anonymous-0', 'shop:anonymous-1', 'shop:anonymous-2',
+      'shop:grace-0', 'shop:grace-1', 'shop:grace-2', 'shop:grace-3', 'shop:grace-4',
+    ]);
+    expect(await store.findByPrincipal('ada')).toEqual([]);
+    expect(await other.findByPrincipal('ada')).toHaveLength(2);
+    expect(await store.destroyByPrincipal('ada')).toBe(0);
   });
 });

@@ -1,0 +1,134 @@
+import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { jitteredDelay, sleep } from '../../core/backoff';
+import { SessionStoreUnavailableError } from '../../core/errors';
+import type { PrincipalSession } from '../session-store';
+import { ATTR, PRINCIPAL_INDEX } from './item-attributes';
+import { Item, SessionTables, StoreIo, unlessMissing } from './store-io';
+
+/** BatchWriteItem's limit. */
+const BATCH = 25;
+/** Batches in flight per table: fast without bursting a provisioned table into throttling. */
+const IN_FLIGHT = 4;
+/** Rounds of retrying the deletes DynamoDB left unprocessed (throttling) before giving up with a 503. */
+const MAX_UNPROCESSED_ROUNDS = 8;
+
+/**
+ * Queries the sparse principal index (eventually consistent, as every index
+ * read is: a session created a moment ago may show up a moment later).
+ */
+export async function findByPrincipal(io: StoreIo, tables: SessionTables, principal: string, now: number): Promise<PrincipalSession[]> {
+  const found = new Map<string, PrincipalSession>();
+  for (const table of tables) {
+    await unlessMissing(table, undefined, async () => {
+      for await (const items of indexPages(io, table.name, principal)) {
+        for (const item of items) {
+          const key = ownKey(io, item);
+          // Under rotation a session moved forward is in both tables: the current one, read first, wins.
+          if (key === undefined || Number(item[ATTR.expiresAt]) * 1000 <= now || found.has(key)) continue;
+          found.set(key, {
+            key,
+            createdAt: Number(item[ATTR.createdAt]),
+            lastAccessedAt: Number(item[ATTR.lastAccessedAt]),
+            expiresAt: Number(item[ATTR.expiresAt]),
+          });
+        }
+      }
+    });
+  }
+  return [...found.values()];
+}
+
+/**
+ * "Sign out everywhere": pages through the principal index and deletes each
+ * page's sessions with BatchWriteItem, 25 per call and a few calls in flight,
+ * while the next page is read. Expired sessions of the principal go too.
+ *
+ * The work grows with the sessions: about N / 25 BatchWriteItem calls (10,000
+ * sessions: 400 calls, 100 rounds of 4) and a Query per megabyte of index
+ * keys, each call under the write or read deadline. Memory stays at one index
+ * page (under rotation, plus the keys seen, to count a moved session once).
+ * A failure part-way (503) leaves what was deleted deleted; calling again
+ * finishes the job. Resolves with how many sessions were deleted.
+ */
+export async function destroyByPrincipal(io: StoreIo, tables: SessionTables, principal: string): Promise<number> {
+  const seen = new Set<string>();
+  let count = 0;
+  for (const table of tables) {
+    await unlessMissing(table, undefined, async () => {
+      const pages = indexPages(io, table.name, principal);
+      let next = pages.next();
+      for (;;) {
+        const page = await next;
+        if (page.done) return;
+        next = pages.next(); // read ahead while this page is deleted
+        next.catch(() => undefined); // a failure below leaves it unawaited: not an unhandled rejection
+        const keys = page.value.map((item) => ownKey(io, item)).filter((key): key is string => key !== undefined);
+        await deleteKeys(io, table.name, keys);
+        for (const key of keys) {
+          if (tables.length === 1 || !seen.has(key)) count++;
+          if (tables.length > 1) seen.add(key);
+        }
+      }
+    });
+  }
+  return count;
+}
+
+async function* indexPages(io: StoreIo, table: string, principal: string): AsyncGenerator<Item[]> {
+  let start: Item | undefined;
+  do {
+    const page = await io.call(table, 'Query', io.readTimeout, (o) =>
+      io.documents.send(new QueryCommand({
+        TableName: table,
+        IndexName: PRINCIPAL_INDEX,
+        KeyConditionExpression: '#p = :p',
+        ExpressionAttributeNames: { '#p': ATTR.principal },
+        ExpressionAttributeValues: { ':p': principal },
+        ...(start && { ExclusiveStartKey: start }),
+      }), o));
+    yield page.Items ?? [];
+    start = page.LastEvaluatedKey;
+  } while (start);
+}
+
+/** The session key without the prefix; undefined for another app's session in a shared table (keyPrefix). */
+function ownKey(io: StoreIo, item: Item): string | undefined {
+  const stored = String(item[ATTR.key]);
+  return stored.startsWith(io.keyPrefix) ? stored.slice(io.keyPrefix.length) : undefined;
+}
+
+async function deleteKeys(io: StoreIo, table: string, keys: readonly string[]): Promise<void> {
+  const batches: string[][] = [];
+  for (let i = 0; i < keys.length; i += BATCH) batches.push(keys.slice(i, i + BATCH));
+  let taken = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    try {
+      while (!failed && taken < batches.length) await deleteBatch(io, table, batches[taken++]!);
+    } catch (e) {
+      failed = true; // the caller gets this error now: the other workers start no new batch behind its back
+      throw e;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, batches.length) }, worker));
+}
+
+/** Deletes are idempotent, so a batch whose answer was lost is simply sent again by the SDK. */
+async function deleteBatch(io: StoreIo, table: string, keys: readonly string[]): Promise<void> {
+  let pending = keys.map((key) => ({ DeleteRequest: { Key: io.keyOf(key) } }));
+  for (let round = 0; ; round++) {
+    const { UnprocessedItems } = await io.call(table, 'BatchWriteItem', io.writeTimeout, (o) =>
+      io.documents.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }), o));
+    const left = UnprocessedItems?.[table] ?? [];
+    if (left.length === 0) return;
+    if (round + 1 >= MAX_UNPROCESSED_ROUNDS) {
+      throw new SessionStoreUnavailableError(
+        `DynamoDB left ${left.length} session deletes unprocessed on "${table}" after ${MAX_UNPROCESSED_ROUNDS} tries (throttled). ` +
+          `The sessions deleted so far stay deleted: call destroyByPrincipal again, or raise the table's write capacity.`,
+        { retryAfterSeconds: 2, throttled: true },
+      );
+    }
+    pending = left.map((request) => ({ DeleteRequest: { Key: request.DeleteRequest!.Key! } }));
+    await sleep(jitteredDelay(round, 50, 1000));
+  }
+}

@@ -1,0 +1,82 @@
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DestroyOutcome } from '../session-store';
+import { ATTR } from './item-attributes';
+import { toStoredSession } from './item-codec';
+import { isConditionFailure, mayHaveApplied } from './store-errors';
+import { Item, SessionTables, StoreIo, TableRef, unlessMissing } from './store-io';
+
+type Deleted = { readonly deleted: boolean } | { readonly changed: Item };
+
+/**
+ * Deletes a session from every table it may be in: the table, or under
+ * rotation the previous period's table and then the current one.
+ *
+ * Older tables go first: a write that finds no item in the current table moves
+ * the previous table's copy forward, so deleting the current copy first would
+ * let a concurrent write resurrect the older one (with stale data). What is
+ * left is a write whose read of the previous table precedes our first delete
+ * and whose copy lands after our last one.
+ *
+ * With `expectedVersion` (regenerate(): retire the item only if nobody wrote
+ * since the load) the current copy must have exactly that version. An older
+ * table's copy is deleted when its version is at most that: a copy left behind
+ * by a move is never newer than the live item, while a newer one means a write
+ * landed there after the load, before the period ended.
+ */
+export async function destroySession(io: StoreIo, tables: SessionTables, key: string, expectedVersion?: number): Promise<DestroyOutcome> {
+  const [current, ...older] = tables;
+  let destroyed = false;
+  for (const table of older) {
+    const outcome = await deleteIn(io, table, key, expectedVersion === undefined ? undefined : { op: '<=', version: expectedVersion });
+    if ('changed' in outcome) {
+      // The live copy may be in the current table by now: report that one.
+      const live = await unlessMissing(current, undefined, () => io.read(current.name, key, true));
+      return { status: 'changed', current: toStoredSession(live ?? outcome.changed) };
+    }
+    destroyed ||= outcome.deleted;
+  }
+  const outcome = await deleteIn(io, current, key, expectedVersion === undefined ? undefined : { op: '=', version: expectedVersion });
+  if ('changed' in outcome) return { status: 'changed', current: toStoredSession(outcome.changed) };
+  return destroyed || outcome.deleted ? { status: 'destroyed' } : { status: 'gone' };
+}
+
+/**
+ * One DeleteItem. A refused condition returns the item as it is (read in the
+ * same call). When an attempt may have been applied and the call then failed,
+ * the item is read back: gone means the delete (ours, or another request's
+ * with the same effect) happened, and is not reported as a failure.
+ */
+async function deleteIn(io: StoreIo, table: TableRef, key: string, guard?: { op: '=' | '<='; version: number }): Promise<Deleted> {
+  return unlessMissing<Deleted>(table, { deleted: false }, async () => {
+    try {
+      const output = await io.call(table.name, 'DeleteItem', io.writeTimeout, (o) =>
+        io.documents.send(new DeleteCommand({
+          TableName: table.name,
+          Key: io.keyOf(key),
+          ReturnValues: 'ALL_OLD',
+          ...(guard && {
+            ConditionExpression: `#v ${guard.op} :v`,
+            ExpressionAttributeNames: { '#v': ATTR.version },
+            ExpressionAttributeValues: { ':v': guard.version },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        }), o));
+      return { deleted: output.Attributes !== undefined };
+    } catch (e) {
+      if (isConditionFailure(e)) {
+        const raw = (e as { Item?: Parameters<typeof unmarshall>[0] }).Item;
+        if (raw) return { changed: unmarshall(raw) };
+        // No item fails the condition too: a session already gone, or deleted by an
+        // earlier attempt of this very call whose answer was lost (then it is ours).
+        return { deleted: mayHaveApplied(e) };
+      }
+      if (!mayHaveApplied(e)) throw e;
+      const stillThere = await io.read(table.name, key, true).catch(() => {
+        throw e; // the read-back failed too: the outcome stays unknown, and the first error says why
+      });
+      if (stillThere) throw e;
+      return { deleted: true };
+    }
+  });
+}

@@ -1,0 +1,41 @@
+import type { DynamoDBDocumentClient, NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
+import { TableNotFoundError } from '../../core/errors';
+import type { CallDeadline } from './deadlines';
+
+export type SendOptions = { abortSignal: CallDeadline };
+export type Item = Record<string, NativeAttributeValue>;
+
+/**
+ * A table a session may be in. Under rotation the previous period's table may
+ * not exist (the first period after rotation is switched on, every node down
+ * for a period, clock skew), so it `mayBeMissing`; the current table may not.
+ */
+export interface TableRef {
+  readonly name: string;
+  readonly mayBeMissing: boolean;
+}
+
+/** Where a session may be: the current table first, then (rotation) the previous one. */
+export type SessionTables = readonly [current: TableRef, ...older: TableRef[]];
+
+/** What the store's parts share: one deadline-bounded, typed DynamoDB call, and the key layout. */
+export interface StoreIo {
+  readonly documents: DynamoDBDocumentClient;
+  readonly readTimeout: number;
+  readonly writeTimeout: number;
+  readonly keyPrefix: string;
+  call<T>(table: string, operation: string, timeoutMs: number, send: (options: SendOptions) => Promise<T>): Promise<T>;
+  /** Strongly or eventually consistent GetItem of one session. */
+  read(table: string, key: string, consistent: boolean): Promise<Item | undefined>;
+  keyOf(key: string): Item;
+}
+
+/** Runs `work` against `table`; a table that may be missing and is answers `empty` instead of a 503. */
+export async function unlessMissing<T>(table: TableRef, empty: T, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (table.mayBeMissing && e instanceof TableNotFoundError && e.tableName === table.name) return empty;
+    throw e;
+  }
+}

@@ -1,0 +1,82 @@
+import { SessionStoreUnavailableError } from '../../lib';
+import { getItem } from '../support/dynamodb';
+import { storeBehindProxy, StoreBehindProxy } from '../support/fault-proxy';
+
+/**
+ * A write whose first attempt DynamoDB applied but whose answer was lost, and
+ * whose SDK retries then failed for another reason (throttling): the store must
+ * read the item back and report the write as done, not answer 503 for a stored write.
+ */
+describe('ambiguous writes: any attempt that may have been applied is checked (fault proxy, scripted per call)', () => {
+  let behind: StoreBehindProxy;
+  const now = Date.UTC(2030, 0, 1);
+  const times = { createdAt: now, lastAccessedAt: now, expiresAt: Math.floor(now / 1000) + 1800 };
+  const touch = (data: Record<string, string>) => ({ set: new Map(Object.entries(data)), remove: [], lastAccessedAt: now, expiresAt: times.expiresAt, now });
+
+  beforeEach(async () => {
+    behind = await storeBehindProxy({}, 3);
+  });
+  afterEach(() => behind.close());
+
+  const appliedThenThrottled = (operation: string) => [
+    { fault: 'dropAfter' as const, operations: [operation] },
+    { fault: 'throttle' as const, operations: [operation], times: Infinity },
+  ];
+
+  it('create: attempt 1 applied with its answer cut, the retries throttled -> resolves, the item is stored', async () => {
+    const { proxy, store, tableName } = behind;
+    proxy.queue(appliedThenThrottled('UpdateItem'));
+    await expect(store.create('k', { ...times, data: { a: '"1"' } })).resolves.toBeUndefined();
+    proxy.queue([]);
+    expect(proxy.injected).toMatchObject({ dropAfter: 1, throttle: 2 }); // three attempts, as maxAttempts says
+    expect((await getItem(tableName, 'k'))?.['data']).toEqual({ a: '"1"' });
+  });
+
+  it('update: attempt 1 applied with its answer cut, the retries throttled -> stored, not a 503', async () => {
+    const { proxy, store } = behind;
+    await store.create('k', { ...times, data: { a: '"1"' } });
+    proxy.queue(appliedThenThrottled('UpdateItem'));
+    await expect(store.update('k', touch({ a: '"2"' }))).resolves.toEqual({ status: 'stored' });
+    proxy.queue([]);
+    expect((await store.get('k'))?.data).toEqual({ a: '"2"' });
+  });
+
+  it('a write that was never applied still fails with a 503 after the read-back', async () => {
+    const { proxy, store } = behind;
+    await store.create('k', { ...times, data: { a: '"1"' } });
+    proxy.queue([
+      { fault: 'dropBefore', operations: ['UpdateItem'] },
+      { fault: 'throttle', operations: ['UpdateItem'], times: Infinity },
+    ]);
+    const readsBefore = proxy.calls['GetItem'] ?? 0;
+    await expect(store.update('k', touch({ a: '"2"' }))).rejects.toThrow(SessionStoreUnavailableError);
+    proxy.queue([]);
+    expect((proxy.calls['GetItem'] ?? 0) - readsBefore).toBe(1); // it did look
+    expect((await store.get('k'))?.data).toEqual({ a: '"1"' });
+  });
+
+  it('conditional destroy (regenerate): attempt 1 applied with its answer cut, the retries throttled -> destroyed, not a 503', async () => {
+    const { proxy, store, tableName } = behind;
+    await store.create('k', { ...times, data: { a: '"1"' } });
+    proxy.queue(appliedThenThrottled('DeleteItem'));
+    await expect(store.destroy('k', 1)).resolves.toEqual({ status: 'destroyed' });
+    proxy.queue([]);
+    expect(await getItem(tableName, 'k')).toBeUndefined();
+  });
+
+  it("conditional destroy: attempt 1 applied with its answer cut, the retry's condition then fails on the missing item -> destroyed", async () => {
+    const { proxy, store } = behind;
+    await store.create('k', { ...times, data: { a: '"1"' } });
+    proxy.queue([{ fault: 'dropAfter', operations: ['DeleteItem'] }]);
+    await expect(store.destroy('k', 1)).resolves.toEqual({ status: 'destroyed' });
+  });
+
+  it('destroy (logout): attempt 1 applied with its answer cut, the retries throttled -> resolves', async () => {
+    const { proxy, store } = behind;
+    await store.create('k', { ...times, data: { a: '"1"' } });
+    proxy.queue(appliedThenThrottled('DeleteItem'));
+    await expect(store.destroy('k')).resolves.toEqual({ status: 'destroyed' });
+    proxy.queue([]);
+    expect(await store.get('k')).toBeUndefined();
+  });
+});
