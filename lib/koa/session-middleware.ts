@@ -1,4 +1,6 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Middleware, ParameterizedContext } from 'koa';
+import { SessionError } from '../core/errors';
 import { SessionManager } from '../core/session-manager';
 import type { SessionOptions } from '../core/options';
 import type { CommitResult, SessionContext } from '../core/session-context';
@@ -17,10 +19,12 @@ export interface KoaSessionMiddleware extends Middleware {
 export function session(options: SessionOptions | SessionManager): KoaSessionMiddleware {
   const manager = options instanceof SessionManager ? options : new SessionManager(options);
 
-  const middleware = async (ctx: ParameterizedContext, next: () => Promise<unknown>): Promise<void> => {
+  // Named, so stack traces through the middleware chain say whose frame it is.
+  async function dynamoSession(ctx: ParameterizedContext, next: () => Promise<unknown>): Promise<void> {
     const context = manager.createContext({ method: ctx.method, path: ctx.path, headers: ctx.headers, secure: ctx.secure });
     defineAccessorsOnce(Object.getPrototypeOf(ctx) as object);
     (ctx as unknown as Record<symbol, SessionContext>)[CONTEXT] = context;
+    const before = snapshotHeaders(ctx);
 
     try {
       await next();
@@ -28,9 +32,16 @@ export function session(options: SessionOptions | SessionManager): KoaSessionMid
       await commitAfterFailure(ctx, context, handlerError, manager);
       throw handlerError;
     }
-    applyHeaders(ctx, await context.commit());
-  };
-  return Object.assign(middleware, { manager });
+    let result: CommitResult;
+    try {
+      result = await context.commit();
+    } catch (commitError) {
+      resetHeaders(ctx, before, commitError instanceof SessionError ? commitError.headers : {});
+      throw commitError;
+    }
+    applyHeaders(ctx, result);
+  }
+  return Object.assign(dynamoSession, { manager });
 }
 
 const CONTEXT = Symbol('dynamo-session context');
@@ -73,6 +84,27 @@ async function commitAfterFailure(ctx: ParameterizedContext, context: SessionCon
     const err = handlerError as { headers?: Record<string, string | string[]> };
     err.headers = { ...err.headers, ...headerRecord(result.headers) };
   }
+}
+
+/** Copies arrays too, so later appends to Set-Cookie do not show up in the snapshot. */
+function snapshotHeaders(ctx: ParameterizedContext): OutgoingHttpHeaders {
+  const snapshot: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(ctx.res.getHeaders())) snapshot[name] = Array.isArray(value) ? [...value] : value;
+  return snapshot;
+}
+
+/**
+ * The commit failed, so the handler's answer must not go out, nor the headers it
+ * set for it (`Location`, its cookies, `Cache-Control`). Koa's own error handler
+ * drops every header anyway, but an app's error middleware that renders the error
+ * itself keeps them: back to what earlier middleware set, plus the error's headers.
+ */
+function resetHeaders(ctx: ParameterizedContext, before: OutgoingHttpHeaders, headers: Readonly<Record<string, string>>): void {
+  const res = ctx.res;
+  if (res.headersSent) return;
+  for (const name of res.getHeaderNames()) if (!(name in before)) res.removeHeader(name);
+  for (const [name, value] of Object.entries(before)) if (value !== undefined) res.setHeader(name, value);
+  for (const [name, value] of Object.entries(headers)) ctx.set(name, value);
 }
 
 function applyHeaders(ctx: ParameterizedContext, result: CommitResult): void {

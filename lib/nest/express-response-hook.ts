@@ -12,12 +12,18 @@ export function endAfterCommit(valve: SessionValve, req: IncomingMessage, res: S
   res.end = function endWhenSaved(this: ServerResponse, ...args: unknown[]): ServerResponse {
     const callEnd = (): unknown => (end as (...a: unknown[]) => unknown).apply(res, args);
     valve.finish(req, res).then(callEnd, (error: unknown) => {
-      if (res.headersSent) return callEnd();
-      // The handler's answer was computed, but its session was not stored: it must not go out.
+      if (res.headersSent) {
+        // The status line already went out (the handler wrote it itself): cutting the connection is the only way
+        // left to tell the client its request did not complete, rather than finishing a 2xx for an unstored change.
+        valve.reportReplacedResponse(error);
+        return res.destroy();
+      }
+      // The handler's answer was computed, but its session was not stored: neither the answer nor its headers may go out.
       const { status, headers, body } = errorResponse(error);
+      valve.reportReplacedResponse(error);
       res.statusCode = status;
+      valve.resetHeaders(req, res, headers);
       res.removeHeader('Content-Length');
-      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
       return (end as (chunk: string) => unknown).call(res, body);
     });
     return res;

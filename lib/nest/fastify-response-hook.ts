@@ -1,17 +1,21 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { errorResponse } from './error-response';
 import type { SessionValve } from './session-valve';
 
-interface FastifyLike {
-  addHook(
-    name: 'onSend',
-    hook: (request: { raw: IncomingMessage; protocol?: string }, reply: FastifyReplyLike, payload: unknown) => Promise<unknown>,
-  ): unknown;
+interface FastifyRequestLike {
+  raw: IncomingMessage;
+  protocol?: string;
 }
 interface FastifyReplyLike {
   code(status: number): unknown;
-  header(name: string, value: string): unknown;
-  raw: unknown;
+  header(name: string, value: unknown): unknown;
+  getHeaders(): OutgoingHttpHeaders;
+  removeHeader(name: string): unknown;
+  raw: ServerResponse;
+}
+interface FastifyLike {
+  addHook(name: 'preHandler', hook: (request: FastifyRequestLike, reply: FastifyReplyLike) => Promise<void>): unknown;
+  addHook(name: 'onSend', hook: (request: FastifyRequestLike, reply: FastifyReplyLike, payload: unknown) => Promise<unknown>): unknown;
 }
 
 /**
@@ -19,14 +23,21 @@ interface FastifyReplyLike {
  * to commit a session that a guard or exception filter left uncommitted.
  */
 export function registerFastifyHooks(instance: unknown, valve: SessionValve): void {
-  (instance as FastifyLike).addHook('onSend', async (request, reply, payload) => {
+  const fastify = instance as FastifyLike;
+  // The last hook before Nest's guards and handler: what the reply carries now (CORS, helmet) is not the app's answer.
+  fastify.addHook('preHandler', async (request, reply) => {
+    valve.noteBaseline(request.raw, reply);
+  });
+  fastify.addHook('onSend', async (request, reply, payload) => {
     try {
       await valve.finish(request.raw, reply, request.protocol === 'https');
       return payload;
     } catch (error) {
+      // The answer a guard or filter made was for a session that was not stored: neither it nor its headers go out.
       const { status, headers, body } = errorResponse(error);
+      valve.reportReplacedResponse(error);
       reply.code(status);
-      for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+      valve.resetHeaders(request.raw, reply, headers);
       return body;
     }
   });

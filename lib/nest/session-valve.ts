@@ -5,7 +5,7 @@ import type { Session } from '../core/session';
 import type { SessionContext } from '../core/session-context';
 import { SessionManager } from '../core/session-manager';
 import { AnyRequest, rawRequest, RequestState, valveOfRequest } from './request-state';
-import { addResponseHeaders } from './response-headers';
+import { addResponseHeaders, HeaderSnapshot, resetResponseHeaders, snapshotHeaders } from './response-headers';
 
 /**
  * The valve of the seeds (EnergyHub's DynamoSessionTrackerValve) as a Nest provider:
@@ -15,6 +15,8 @@ import { addResponseHeaders } from './response-headers';
 @Injectable()
 export class SessionValve {
   private readonly requests = new WeakMap<IncomingMessage, RequestState>();
+  /** The response headers each request had before the app's own code ran: what an error answer keeps. */
+  private readonly baselines = new WeakMap<IncomingMessage, HeaderSnapshot>();
 
   constructor(@Inject(SessionManager) readonly manager: SessionManager) {}
 
@@ -36,7 +38,35 @@ export class SessionValve {
     Object.assign(state, { context, response: res, secure: req.secure ?? isTls(req), commits: 0 });
     this.requests.set(req, state);
     valveOfRequest.set(req, this);
+    this.noteBaseline(req, res);
     return context;
+  }
+
+  /**
+   * Records the headers `response` carries now as set before the app's code.
+   * Fastify calls it again just before the route runs, once its plugins' hooks
+   * (CORS, helmet) have added theirs to the reply.
+   */
+  noteBaseline(req: AnyRequest, response: object): void {
+    const raw = rawRequest(req);
+    this.baselines.set(raw, { ...this.baselines.get(raw), ...snapshotHeaders(response) });
+  }
+
+  /**
+   * For a session error that replaces the app's answer: drops the headers the
+   * handler, a guard or a filter set for that answer, and sets the error's.
+   */
+  resetHeaders(req: AnyRequest, response: object, headers: Readonly<Record<string, string>>): void {
+    resetResponseHeaders(response, this.baselines.get(rawRequest(req)) ?? {}, headers);
+  }
+
+  /**
+   * The response hooks answer a failed commit themselves, after Nest's exception
+   * filters ran: a server-side failure must still reach the log, a client error need not.
+   */
+  reportReplacedResponse(error: unknown): void {
+    if (error instanceof SessionError && error.status < 500) return;
+    this.manager.options.logger.error('session commit failed after the response was ready; it was replaced by an error response', error);
   }
 
   /** The request's session, loaded on the first call. */

@@ -1,8 +1,8 @@
 import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
 import { catchError, concatMap, Observable } from 'rxjs';
 import { SessionError } from '../core/errors';
-import { addResponseHeaders } from './response-headers';
 import type { AnyRequest } from './request-state';
+import { SessionHttpException } from './session-http-exception';
 import { SessionValve } from './session-valve';
 
 /**
@@ -26,10 +26,14 @@ export class SessionInterceptor implements NestInterceptor {
         return value;
       }),
       catchError(async (error: unknown) => {
-        // A session error (from the load in a parameter decorator, or from the commit) brings its own headers, e.g. Retry-After.
-        if (error instanceof SessionError) addResponseHeaders(res, Object.entries(error.headers));
-        else await this.valve.commitAfterFailure(req, res);
-        throw error;
+        if (!(error instanceof SessionError)) {
+          await this.valve.commitAfterFailure(req, res);
+          throw error;
+        }
+        // The session error (from the load in a parameter decorator, or from the commit) is the answer now, not
+        // the handler's: the headers set for that answer (@Header, res.setHeader) go, the error's own (Retry-After) come.
+        this.valve.resetHeaders(req, res, error.headers);
+        throw error.status < 500 ? new SessionHttpException(error) : error;
       }),
     );
   }

@@ -10,11 +10,39 @@ interface CartItem {
   readonly qty: number;
 }
 
+/** Longer names and items are refused: the session is no place for megabytes of client text. */
+const MAX_TEXT_LENGTH = 200;
+
+/**
+ * One text field of the JSON body: a string, or a number for items, trimmed and of bounded length.
+ * Checked by type, never converted with String(): a client's object can make that throw or recurse.
+ */
+function textField(ctx: Koa.Context, field: 'name' | 'item', acceptNumber: boolean): string {
+  const body: unknown = ctx.request.body;
+  const raw = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)[field] : undefined;
+  const value = typeof raw === 'string' ? raw.trim() : acceptNumber && typeof raw === 'number' && Number.isFinite(raw) ? String(raw) : '';
+  if (!value) ctx.throw(400, `${field} is required: a string${acceptNumber ? ' or a number' : ''}`);
+  if (value.length > MAX_TEXT_LENGTH) ctx.throw(400, `${field} is longer than ${MAX_TEXT_LENGTH} characters`);
+  return value;
+}
+
+/**
+ * A body the parser cannot read is the client's fault: the parser's own 4xx
+ * (413 too large, 415 unknown encoding) is kept, and a body that does not
+ * decompress (gzip header on plain text) is a 400, not the 500 zlib's error would give.
+ */
+function bodyError(error: unknown, ctx: Koa.Context): never {
+  const { status, code } = error as { status?: unknown; code?: unknown };
+  if (typeof status === 'number' && status >= 400 && status < 500) ctx.throw(status, 'the request body cannot be read');
+  if (typeof code === 'string' && code.startsWith('Z_')) ctx.throw(400, 'the request body does not match its Content-Encoding');
+  throw error;
+}
+
 /** The Koa sample: login, a cart, a page-view counter and logout, as a page plus a JSON API. */
 export function createKoaSample(store: SessionStore, secrets: string[]): Koa {
   const app = new Koa();
   const router = new Router();
-  app.use(bodyParser());
+  app.use(bodyParser({ onError: bodyError }));
   app.use(session({ store, secrets, ignoreUris: ['/health'] }));
 
   router.get('/health', (ctx) => {
@@ -30,16 +58,14 @@ export function createKoaSample(store: SessionStore, secrets: string[]): Koa {
     ctx.body = { user: s['user'] ?? null, cart: s['cart'] ?? [], views: s['views'] };
   });
   router.post('/api/login', async (ctx) => {
-    const name = String((ctx.request.body as { name?: unknown })?.name ?? '').trim();
-    if (!name) ctx.throw(400, 'name is required');
+    const name = textField(ctx, 'name', false);
     const s = await ctx.session;
     s.regenerate(); // a new id at login defeats session fixation
     s['user'] = { name };
     ctx.body = { user: s['user'] };
   });
   router.post('/api/cart', async (ctx) => {
-    const item = String((ctx.request.body as { item?: unknown })?.item ?? '').trim();
-    if (!item) ctx.throw(400, 'item is required');
+    const item = textField(ctx, 'item', true);
     const s = await ctx.session;
     const cart = (s['cart'] as CartItem[] | undefined) ?? [];
     const existing = cart.find((i) => i.name === item);

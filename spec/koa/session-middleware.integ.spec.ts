@@ -1,5 +1,7 @@
 import request from 'supertest';
 import type { Server } from 'node:http';
+import Koa from 'koa';
+import { session } from '../../lib/koa';
 import { koaApp } from '../support/koa-app';
 import { CallLog, dropTable, getItem, scanTable, storeOnNewTable } from '../support/dynamodb';
 import { sessionCookieValue, setCookies, keyOf } from '../support/cookies';
@@ -266,6 +268,21 @@ describe('commit and the handler', () => {
     expect(value).toBeDefined();
     const item = await getItem(tableName, keyOf(value));
     expect(item?.['data']).toEqual({ beforeFailure: 'true' });
+  });
+
+  it('shows up by name (dynamoSession) in the stack of an error thrown behind it', async () => {
+    const app = new Koa();
+    app.silent = true;
+    const errors: Error[] = [];
+    app.on('error', (e: Error) => errors.push(e));
+    app.use(session({ store, secrets: [SECRET] }));
+    app.use(async (ctx) => {
+      await ctx.session;
+      throw new Error('handler failed');
+    });
+    await request(app.callback()).get('/').expect(500);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.stack).toMatch(/^\s+at (async )?dynamoSession \(/m);
   });
 
   it('touches an unchanged session only when less than maxInactiveInterval - touchAfter remains', async () => {

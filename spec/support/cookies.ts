@@ -19,3 +19,12 @@ export function sessionCookieValue(headers: Record<string, unknown>, name = 'sid
 export function keyOf(cookieValue: string): string {
   return storageKeyOf(cookieValue.split('.')[0]!);
 }
+
+/**
+ * The value with exactly one character changed to another base64url character,
+ * inside the signature where every bit counts: always tampered, whatever the value.
+ */
+export function withOneCharacterFlipped(value: string, at = value.length - 20): string {
+  const flipped = value[at] === 'A' ? 'B' : 'A';
+  return `${value.slice(0, at)}${flipped}${value.slice(at + 1)}`;
+}

@@ -4,14 +4,47 @@ import Router from '@koa/router';
 import { session } from '../../lib/koa';
 import type { SessionOptions } from '../../lib';
 
+/** The headers a handler, guard or filter adds for its own answer (besides a Location): none may survive a failed commit. */
+export const HANDLER_HEADERS = [
+  ['Set-Cookie', 'theme=dark; Path=/'],
+  ['Cache-Control', 'public, max-age=600'],
+] as const;
+
+/** Set by app-wide middleware that runs before the session (CORS, helmet): not the handler's, so an error answer may keep it. */
+export const EARLIER_MIDDLEWARE_HEADER = ['Access-Control-Allow-Origin', '*'] as const;
+
+function setHandlerHeaders(ctx: Koa.Context): void {
+  for (const [name, value] of HANDLER_HEADERS) ctx.set(name, value);
+}
+
+/**
+ * The error middleware many Koa apps put first: it renders errors itself, so
+ * Koa's own handler (which drops every header but `err.headers`) never runs.
+ */
+async function renderErrors(ctx: Koa.Context, next: Koa.Next): Promise<void> {
+  try {
+    await next();
+  } catch (error) {
+    const status = (error as { status?: unknown }).status;
+    ctx.status = typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
+    ctx.body = { error: ctx.status };
+    ctx.app.emit('error', error, ctx);
+  }
+}
+
 /**
  * A real Koa app with routes that exercise each part of the session lifecycle.
  * Every route says in its name what it does to the session.
  */
-export function koaApp(options: SessionOptions): Koa {
+export function koaApp(options: SessionOptions, platform: { ownErrorMiddleware?: boolean } = {}): Koa {
   const app = new Koa();
   const router = new Router();
   const mw = session(options);
+  if (platform.ownErrorMiddleware) app.use(renderErrors);
+  app.use(async (ctx, next) => {
+    ctx.set(...EARLIER_MIDDLEWARE_HEADER);
+    await next();
+  });
   app.use(mw);
 
   router.get('/none', (ctx) => {
@@ -90,6 +123,28 @@ export function koaApp(options: SessionOptions): Koa {
     await new Promise((resolve) => setTimeout(resolve, Number(ctx.query['ms'] ?? 200)));
     s[ctx.params['name']!] = ctx.params['value'];
     ctx.body = 'ok';
+  });
+  router.post('/handler-headers/:value', async (ctx) => {
+    (await ctx.session)['value'] = ctx.params['value'];
+    ctx.set('Location', '/next');
+    setHandlerHeaders(ctx);
+    ctx.body = 'ok';
+  });
+  router.post('/decorated/:value', async (ctx) => {
+    (await ctx.session)['value'] = ctx.params['value'];
+    setHandlerHeaders(ctx);
+    ctx.status = 303;
+    ctx.redirect('/next');
+  });
+  // A guard: counts the visit, then answers the request itself instead of passing it on.
+  const loginRequired: Koa.Middleware = async (ctx) => {
+    const s = await ctx.session;
+    s['visits'] = ((s['visits'] as number | undefined) ?? 0) + 1;
+    setHandlerHeaders(ctx);
+    ctx.redirect('/login');
+  };
+  router.get('/login-required', loginRequired, (ctx) => {
+    ctx.body = 'unreachable';
   });
   router.get('/id', async (ctx) => {
     ctx.body = (await ctx.session).id;

@@ -1,14 +1,15 @@
 import 'reflect-metadata';
 import {
-  ArgumentsHost, BadRequestException, CanActivate, Controller, Delete, ExecutionContext, ForbiddenException, Get, Inject, Injectable,
-  INestApplication, Param, Post, Query, Req, Headers, UseGuards, ModuleMetadata,
+  ArgumentsHost, BadRequestException, CanActivate, Catch, Controller, Delete, ExceptionFilter, ExecutionContext, ForbiddenException, Get,
+  Header, Inject, Injectable, INestApplication, LoggerService, Param, Post, Query, Redirect, Req, Res, Headers, UseFilters, UseGuards, ModuleMetadata,
 } from '@nestjs/common';
-import { BaseExceptionFilter } from '@nestjs/core';
+import { BaseExceptionFilter, HttpAdapterHost } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Session, SessionModule, SessionValve } from '../../lib/nest';
-import type { IncomingMessage } from 'node:http';
+import { EARLIER_MIDDLEWARE_HEADER, HANDLER_HEADERS } from './koa-app';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 
 export type Platform = 'express' | 'fastify';
@@ -24,9 +25,66 @@ class DenyingGuard implements CanActivate {
   }
 }
 
+/** The Node response behind an Express response (itself) or a Fastify reply. */
+function nodeResponse(res: object): ServerResponse {
+  return 'raw' in res ? (res as { raw: ServerResponse }).raw : (res as ServerResponse);
+}
+
+class LoginRequired extends Error {}
+
+/** Counts the visit in the session, then ends the request: the filter below answers it. */
+@Injectable()
+class LoginRequiredGuard implements CanActivate {
+  constructor(@Inject(SessionValve) private readonly valve: SessionValve) {}
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const s = await this.valve.get(context.switchToHttp().getRequest<IncomingMessage>());
+    s['visits'] = ((s['visits'] as number | undefined) ?? 0) + 1;
+    throw new LoginRequired();
+  }
+}
+
+/** Answers LoginRequired with a cacheable redirect to the login page, through the platform's own response API. */
+@Catch(LoginRequired)
+class RedirectToLoginFilter implements ExceptionFilter {
+  constructor(@Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost) {}
+  catch(_: LoginRequired, host: ArgumentsHost): void {
+    const adapter = this.adapterHost.httpAdapter;
+    const res = host.switchToHttp().getResponse<object>();
+    for (const [name, value] of HANDLER_HEADERS) adapter.setHeader(res, name, value);
+    adapter.redirect(res, 302, '/login');
+  }
+}
+
 @Controller()
 class SessionTestController {
-  constructor(@Inject(SessionValve) private readonly valve: SessionValve) {}
+  constructor(
+    @Inject(SessionValve) private readonly valve: SessionValve,
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  /** Sets its headers the two ways apps do: on the Node response, and through the platform's response object. */
+  @Post('handler-headers/:value')
+  handlerHeaders(@Session() s: Session, @Param('value') value: string, @Res({ passthrough: true }) res: object): string {
+    s['value'] = value;
+    nodeResponse(res).setHeader('Location', '/next');
+    for (const [name, v] of HANDLER_HEADERS) this.adapterHost.httpAdapter.setHeader(res, name, v);
+    return 'ok';
+  }
+
+  @Post('decorated/:value')
+  @Header(HANDLER_HEADERS[0][0], HANDLER_HEADERS[0][1])
+  @Header(HANDLER_HEADERS[1][0], HANDLER_HEADERS[1][1])
+  @Redirect('/next', 303)
+  decorated(@Session() s: Session, @Param('value') value: string): void {
+    s['value'] = value;
+  }
+
+  @Get('login-required')
+  @UseGuards(LoginRequiredGuard)
+  @UseFilters(RedirectToLoginFilter)
+  loginRequired(): string {
+    return 'unreachable';
+  }
 
   @Get('none')
   none(): string {
@@ -123,16 +181,25 @@ class SessionTestController {
 export async function nestApp(
   platform: Platform,
   sessionImport: NonNullable<ModuleMetadata['imports']>[number],
-  hooks: { onError?: (error: unknown) => void; trustProxy?: boolean } = {},
+  hooks: { onError?: (error: unknown) => void; trustProxy?: boolean; logger?: LoggerService } = {},
 ): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
     imports: [sessionImport],
     controllers: [SessionTestController],
-    providers: [DenyingGuard],
+    providers: [DenyingGuard, LoginRequiredGuard],
   }).compile();
   const trustProxy = hooks.trustProxy ?? false;
   const adapter = platform === 'fastify' ? new FastifyAdapter({ trustProxy }) : new ExpressAdapter();
-  const app = moduleRef.createNestApplication(adapter, { logger: false });
+  const app = moduleRef.createNestApplication(adapter, { logger: hooks.logger ?? false });
+  // What app-wide middleware (CORS, helmet) sets before Nest routes the request, the way each platform does it.
+  const [earlyName, earlyValue] = EARLIER_MIDDLEWARE_HEADER;
+  if (platform === 'fastify') {
+    (adapter.getInstance() as { addHook(name: 'onRequest', hook: (req: unknown, reply: { header(n: string, v: string): unknown }) => Promise<void>): unknown })
+      .addHook('onRequest', async (_, reply) => void reply.header(earlyName, earlyValue));
+  } else {
+    (adapter.getInstance() as { use(mw: (req: unknown, res: ServerResponse, next: () => void) => void): unknown })
+      .use((_, res, next) => (res.setHeader(earlyName, earlyValue), next()));
+  }
   if (platform === 'express' && trustProxy) (adapter.getInstance() as { set(name: string, value: unknown): void }).set('trust proxy', true);
   const { onError } = hooks;
   if (onError) {
