@@ -6,6 +6,9 @@ import { Encoded, encodedSize, fingerprint, fromStoredValue, isBelowThreshold, t
 import type { Compression } from './stored-value';
 import type { StoredValue } from '../store/session-store';
 
+/** Longest attribute name, in UTF-8 bytes: names are keys, not data (DynamoDB would refuse past 64 KB, with a 500). */
+const MAX_NAME_BYTES = 1024;
+
 /** What the codec needs from the resolved options. */
 export interface CodecSettings {
   readonly serializer: Serializer;
@@ -27,15 +30,18 @@ export interface DecodedAttributes {
 
 /**
  * Decodes a stored item's attributes. Names that would reach a prototype or
- * shadow a session member are dropped. Compressed values share one budget of
- * `maxSessionBytes`, so no item can make a request inflate more than that
- * (a 40 KB gzip or brotli bomb would otherwise become tens of megabytes).
+ * shadow a session member are dropped. No compressed value may inflate past
+ * `maxSessionBytes`, and all of them together past twice that, so no item can
+ * make a request inflate megabytes (a 40 KB gzip or brotli bomb would
+ * otherwise become tens of megabytes). The slack over the write bound is for
+ * concurrent last-write-wins writers, each within the bound on its own view,
+ * whose sum is over it: such a session must still load (or even a logout fails).
  */
 export async function decodeAttributes(data: Readonly<Record<string, StoredValue>>, settings: CodecSettings): Promise<DecodedAttributes> {
   const fingerprints = new Map<string, string>();
   const values = new Map<string, StoredValue>();
   const attributes: Record<string, unknown> = {};
-  let budget = settings.maxSessionBytes;
+  let budget = 2 * settings.maxSessionBytes;
   for (const [name, value] of Object.entries(data)) {
     if (FORBIDDEN_KEYS.has(name)) continue;
     if (RESERVED_NAMES.has(name)) {
@@ -43,7 +49,7 @@ export async function decodeAttributes(data: Readonly<Record<string, StoredValue
       continue;
     }
     // Plain text (most values) is already in memory and bounded by the item limit; only binary values inflate.
-    const encoded = typeof value === 'string' ? value : await inflate(value, name, budget);
+    const encoded = typeof value === 'string' ? value : await inflate(value, name, Math.min(budget, settings.maxSessionBytes));
     if (typeof value !== 'string') budget -= encodedSize(encoded);
     fingerprints.set(name, fingerprint(encoded));
     values.set(name, value);
@@ -91,6 +97,9 @@ export function encodeAttributes(session: Session, settings: CodecSettings): Map
   for (const [name, value] of attributesOf(session)) {
     if (FORBIDDEN_KEYS.has(name) || RESERVED_NAMES.has(name)) {
       throw new SessionKeyError(`A session attribute may not be named "${name}"; it is ${FORBIDDEN_KEYS.has(name) ? 'a prototype key' : 'a session member'}.`);
+    }
+    if (name === '' || Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) {
+      throw new SessionKeyError(`A session attribute name must have 1 to ${MAX_NAME_BYTES} bytes.`);
     }
     // Attributes the filter does not name live for this request only.
     if (filter !== undefined && !filter.test(name)) continue;

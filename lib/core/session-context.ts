@@ -41,6 +41,7 @@ export class SessionContext implements SessionState {
   private retired: RetiredItem | undefined;
   /** Changes asked for besides attributes; under 'continue-without-session' they cannot be made. */
   private controlsUsed = false;
+  private committed = false;
   /** regenerate() keeps the creation time and absolute deadline of the session it replaces. */
   private carriedTimes: Pick<StoredSession, 'createdAt' | 'absoluteExpiresAt' | 'maxInactiveInterval'> | undefined;
   /** This session's own idle timeout, set by setMaxInactiveInterval() or loaded with it. */
@@ -135,7 +136,7 @@ export class SessionContext implements SessionState {
       const key = storageKeyOf(verified.id);
       let stored: StoredSession | undefined;
       try {
-        const read = await readSession(options, key, { method: this.request.method, path: this.request.path, ignored: this.ignored });
+        const read = await readSession(options, key, { method: this.request.method, path: this.request.path, ignored: this.ignored || this.committed });
         stored = read.stored;
         this.lease = read.lease;
       } catch (error) {
@@ -185,6 +186,8 @@ export class SessionContext implements SessionState {
   }
 
   private async commitOnce(): Promise<CommitResult> {
+    // A load after the commit (a task the handler left running) must not take a lease nobody would release.
+    this.committed = true;
     if (!this.loading || this.ignored) return NOTHING;
     try {
       await this.loading;
@@ -289,7 +292,8 @@ export class SessionContext implements SessionState {
   private async commitNewItem(encoded: Map<string, Encoded>, now: number): Promise<CommitResult> {
     const { options, events } = this.runtime;
     const retired = this.retired;
-    if (encoded.size === 0 && retired === undefined) {
+    // A principal or an own idle timeout is content too: a session holding only those is stored.
+    if (encoded.size === 0 && retired === undefined && this.principal === undefined && this.ownMaxInactiveInterval === undefined) {
       const stale = this.staleKeys;
       await this.deleteItems(stale);
       return stale.length > 0 ? { headers: this.runtime.transport.clear(this.request.secure) } : NOTHING;

@@ -116,7 +116,7 @@ export class NewItem {
 
   /** Creates the item when there is something to store (an empty session is never written). */
   async create(): Promise<void> {
-    if (this.created || this.encoded.size === 0) return;
+    if (this.created || (this.encoded.size === 0 && this.times.principal === undefined && this.times.maxInactiveInterval === undefined)) return;
     this.bytes = assertItemFits(sizesOf(this.data), this.deps.metadataBytes);
     await this.deps.store.create(this.key, { ...this.times, lastAccessedAt: this.now, data: Object.fromEntries(this.data) });
     this.created = true;

@@ -11,7 +11,7 @@ export function endAfterCommit(valve: SessionValve, req: IncomingMessage, res: S
   const end = res.end;
   res.end = function endWhenSaved(this: ServerResponse, ...args: unknown[]): ServerResponse {
     const callEnd = (): unknown => (end as (...a: unknown[]) => unknown).apply(res, args);
-    valve.finish(req, res).then(callEnd, (error: unknown) => {
+    void valve.finish(req, res).then(callEnd, (error: unknown) => {
       if (res.headersSent) {
         // The status line already went out (the handler wrote it itself): cutting the connection is the only way
         // left to tell the client its request did not complete, rather than finishing a 2xx for an unstored change.
@@ -25,6 +25,9 @@ export function endAfterCommit(valve: SessionValve, req: IncomingMessage, res: S
       valve.resetHeaders(req, res, headers);
       res.removeHeader('Content-Length');
       return (end as (chunk: string) => unknown).call(res, body);
+    }).catch((error: unknown) => {
+      // Only a throwing logger or socket gets here; the response must still end rather than hang.
+      if (!res.writableEnded) res.destroy(error instanceof Error ? error : undefined);
     });
     return res;
   } as ServerResponse['end'];

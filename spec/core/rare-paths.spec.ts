@@ -169,15 +169,30 @@ describe('decompression bombs and maxSessionBytes', () => {
     expect((error as Error).message).toMatch(/bomb.*decompressed size exceeds maxSessionBytes/);
   });
 
-  it('several compressed values share one inflation budget', async () => {
+  it('compressed values share one inflation budget of twice maxSessionBytes', async () => {
     const t = testManager({ maxSessionBytes: 100_000 });
     await t.run((s) => void (s['a'] = 1));
     const key = keyOf(t.cookie()!);
     const stored = (await t.store.get(key))!;
     const each = markered(1, gzipSync(Buffer.from(JSON.stringify('b'.repeat(60_000)))));
     await t.store.destroy(key);
-    await t.store.create(key, { ...stored, data: { one: each, two: each } });
+    await t.store.create(key, { ...stored, data: { one: each, two: each, three: each, four: each } });
     await expect(t.request().load()).rejects.toThrow(SessionSerializationError);
+  });
+
+  it('two concurrent writers that together pass maxSessionBytes leave a session that still loads (and can log out)', async () => {
+    const t = testManager({ maxSessionBytes: 100_000 });
+    await t.run((s) => void (s['init'] = 1));
+    const [one, two] = [t.request(), t.request()];
+    (await one.load())['a'] = 'x'.repeat(60_000);
+    (await two.load())['b'] = 'y'.repeat(60_000);
+    await one.commit();
+    await two.commit();
+    await t.run((s) => {
+      expect(Object.keys(s).sort()).toEqual(['a', 'b', 'init']);
+      s.destroy();
+    });
+    expect((t.store as MemoryStore).size).toBe(0);
   });
 
   it('corrupt compressed bytes fail typed (500), never as a bare zlib error', async () => {
@@ -294,5 +309,40 @@ describe('per-session idle timeout below touchAfter', () => {
     const t = testManager({ maxInactiveInterval: 1800 }, new RotatedStore());
     await expect(t.run((s) => s.setMaxInactiveInterval(86_400))).rejects.toThrow(/longer than the table rotation period \(1800 s\)/);
     await expect(t.run((s) => s.setMaxInactiveInterval(600))).resolves.toBeDefined();
+  });
+});
+
+describe('found by the independent review', () => {
+  it('a session holding only a principal and its own idle timeout is stored, with a cookie', async () => {
+    const t = testManager();
+    await t.run((s) => {
+      s.setPrincipal('user-1');
+      s.setMaxInactiveInterval(3600);
+    });
+    expect(t.cookie()).toBeDefined();
+    expect(await t.store.findByPrincipal('user-1', t.clock.now)).toHaveLength(1);
+    // regenerate() of such a session (a privilege change) moves it rather than deleting it.
+    await t.run((s) => s.regenerate());
+    expect(await t.store.findByPrincipal('user-1', t.clock.now)).toHaveLength(1);
+    await t.run((s) => expect(s.principal).toBe('user-1'));
+  });
+
+  it('a load after the commit (a task the handler left running) takes no lease', async () => {
+    const store = new LeaseCountingStore();
+    const t = testManager({ locking: 'all', lockTimeout: 200 }, store);
+    await t.run((s) => void (s['a'] = 1));
+    const late = t.request();
+    await late.commit();
+    await late.load();
+    expect(store.held.size).toBe(0);
+    await expect(t.request().load()).resolves.toMatchObject({ a: 1 });
+  });
+
+  it.each([
+    ['empty', ''],
+    ['over 1,024 bytes', 'n'.repeat(1025)],
+  ])('an attribute name that is %s is a 400, not a 500 from DynamoDB', async (_name, name) => {
+    const t = testManager();
+    await expect(t.run((s) => void (s[name] = 1))).rejects.toMatchObject({ status: 400, name: 'SessionKeyError' });
   });
 });

@@ -6,7 +6,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SessionStoreError } from '../../core/errors';
 import { defaultLogger, Logger } from '../../core/logger';
 import type { Serializer } from '../../core/serializer';
-import { DestroyOutcome, LockOutcome, NewSession, PrincipalSession, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../session-store';
+import { DestroyOutcome, LockOutcome, NewSession, PrincipalSession, sameStoredValue, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../session-store';
 import { trackAttempts } from './attempt-tracking';
 import { ATTR } from './item-attributes';
 import { toStoredSession } from './item-codec';
@@ -159,7 +159,17 @@ export class DynamoDbStore extends SessionStore {
       guards.push(`${u.name(ATTR.lockOwner)} = ${u.value(update.lockOwner)}`);
       u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires)); // the commit releases the lease
     }
-    const result = await this.write(table, key, u, guards.join(' AND '));
+    // When an attempt may have landed but the item no longer carries our token (another request wrote after
+    // it), the item itself says whether our change is in: then it was stored, and is not reported as failed.
+    const reflects = (item: Item): boolean => {
+      const current = toStoredSession(item);
+      return current.expiresAt > nowSeconds &&
+        [...update.set].every(([name, value]) => sameStoredValue(current.data[name], value)) &&
+        update.remove.every((name) => current.data[name] === undefined) &&
+        (update.principal === undefined || current.principal === (update.principal ?? undefined)) &&
+        (update.maxInactiveInterval === undefined || current.maxInactiveInterval === update.maxInactiveInterval);
+    };
+    const result = await this.write(table, key, u, guards.join(' AND '), undefined, reflects);
     if (result.applied) return { status: 'stored' };
     if (!result.current) return { status: 'gone' };
     const current = toStoredSession(result.current);
@@ -212,16 +222,27 @@ export class DynamoDbStore extends SessionStore {
    * Rotation: copies a session from the previous table into the current one
    * (only if it is not there yet, so concurrent movers agree). True when the
    * current table now has it.
+   *
+   * A destroy deletes the previous copy before the current one, so a copy
+   * that lands after the destroy finished would bring the session back. The
+   * previous table is therefore read again once the copy is in: if the
+   * original is gone, a destroy ran meanwhile, and the copy is removed again.
    */
   private async moveForward(key: string): Promise<boolean> {
     const previous: TableRef = { name: this.rotation!.previous(), mayBeMissing: true };
-    const item = await unlessMissing(previous, undefined, () => this.read(previous.name, key, true));
+    const readPrevious = (): Promise<Item | undefined> => unlessMissing(previous, undefined, () => this.read(previous.name, key, true));
+    const item = await readPrevious();
     if (!item || Number(item[ATTR.expiresAt]) * 1000 <= this.options.now()) return false;
     const u = new UpdateExpressionBuilder();
     for (const [name, value] of Object.entries(item)) {
       if (name !== ATTR.key && name !== ATTR.writeToken) u.set(u.name(name), value);
     }
-    await this.write(this.currentTable(), key, u, `attribute_not_exists(${u.name(ATTR.key)})`);
+    const current = this.currentTable();
+    const copy = await this.write(current, key, u, `attribute_not_exists(${u.name(ATTR.key)})`);
+    if (copy.applied && (await readPrevious()) === undefined) {
+      await destroySession(this.io, [{ name: current, mayBeMissing: false }], key);
+      return false;
+    }
     return true; // written now, or by a concurrent request a moment ago
   }
 
@@ -256,7 +277,9 @@ export class DynamoDbStore extends SessionStore {
    * back, and our token there means it landed. That holds for any attempt, not
    * only the last: one applied and cut off, then throttled retries, still landed.
    */
-  private async write(table: string, key: string, u: UpdateExpressionBuilder, condition: string, returnValues?: 'ALL_NEW'): Promise<WriteResult> {
+  private async write(
+    table: string, key: string, u: UpdateExpressionBuilder, condition: string, returnValues?: 'ALL_NEW', reflects?: (item: Item) => boolean,
+  ): Promise<WriteResult> {
     const token = nextWriteToken();
     u.set(u.name(ATTR.writeToken), token);
     try {
@@ -278,10 +301,14 @@ export class DynamoDbStore extends SessionStore {
         const current = raw && unmarshall(raw);
         // An SDK retry of a write that had landed fails its own condition: our token says it is ours.
         if (current?.[ATTR.writeToken] === token) return { applied: true, item: current };
+        if (current && reflects && mayHaveApplied(e) && reflects(current)) return { applied: true, item: current };
         return { applied: false, current };
       }
       if (e instanceof SessionStoreError && mayHaveApplied(e)) {
-        const landed = await this.read(table, key, true).then((item) => (item?.[ATTR.writeToken] === token ? item : undefined), () => undefined);
+        const landed = await this.read(table, key, true).then(
+          (item) => (item && (item[ATTR.writeToken] === token || reflects?.(item)) ? item : undefined),
+          () => undefined,
+        );
         if (landed) return { applied: true, item: landed };
       }
       throw e;

@@ -53,7 +53,9 @@ export async function findByPrincipal(io: StoreIo, tables: SessionTables, princi
 export async function destroyByPrincipal(io: StoreIo, tables: SessionTables, principal: string): Promise<number> {
   const seen = new Set<string>();
   let count = 0;
-  for (const table of tables) {
+  // Older tables first, as destroySession does: a request that moves a session forward
+  // re-checks the previous table after copying, so deleting the original first wins that race.
+  for (const table of [...tables].reverse()) {
     await unlessMissing(table, undefined, async () => {
       const pages = indexPages(io, table.name, principal);
       let next = pages.next();

@@ -21,13 +21,15 @@ const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPI
  * answered (no HTTP status at all) — the write may have been applied.
  * 'throttled' and the rest are definite answers.
  */
-type Failure = 'condition' | 'missing-table' | 'throttled' | 'transient' | 'too-large' | 'refused';
+type Failure = 'condition' | 'missing-table' | 'throttled' | 'transient' | 'too-large' | 'too-many-changes' | 'refused';
 
 /**
  * DynamoDB's words for an item over 400 KB: "Item size has exceeded the maximum
  * allowed size" (PutItem) and "Item size to update has exceeded the maximum allowed size" (UpdateItem).
  */
 const ITEM_TOO_LARGE = /\bitem size (to update )?has exceeded the maximum allowed size/i;
+/** An UpdateExpression over DynamoDB's 4 KB: a request that changed hundreds of attributes at once. */
+const EXPRESSION_TOO_LARGE = /\bexpression size has exceeded the maximum allowed size/i;
 
 function classify(error: unknown): Failure {
   const e = (error ?? {}) as SdkErrorShape;
@@ -36,6 +38,7 @@ function classify(error: unknown): Failure {
   if (name === 'ResourceNotFoundException') return 'missing-table';
   if (THROTTLING.has(name)) return 'throttled';
   if (name === 'ValidationException' && ITEM_TOO_LARGE.test(e.message ?? '')) return 'too-large';
+  if (name === 'ValidationException' && EXPRESSION_TOO_LARGE.test(e.message ?? '')) return 'too-many-changes';
   const status = e.$metadata?.httpStatusCode ?? 0;
   const noResponse = e.$metadata !== undefined && status === 0;
   if (TRANSIENT_NAMES.has(name) || TRANSIENT_CODES.has(e.code ?? '') || noResponse || status >= 500 || e.$retryable !== undefined) {
@@ -81,6 +84,11 @@ export function toStoreError(error: unknown, operation: string, tableName: strin
         `DynamoDB throttled ${operation} on "${tableName}" past the SDK's retries; raise the table's capacity or use on-demand billing.`,
         { cause: error, retryAfterSeconds: 2, throttled: true },
       );
+    case 'too-many-changes':
+      return new SessionTooLargeError(0, 0, [], {
+        what: `DynamoDB refused ${operation} on "${tableName}": one request changed more attributes than one update expression can carry (about 250)`,
+        cause: error,
+      });
     case 'too-large':
       // The backstop of the size check before the write. DynamoDB does not say by how much: one byte over is all that is known.
       return new SessionTooLargeError(MAX_ITEM_BYTES + 1, MAX_ITEM_BYTES, [], {
