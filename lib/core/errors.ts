@@ -102,12 +102,15 @@ export class SessionKeyError extends SessionError {
 }
 
 export class SessionSerializationError extends SessionError {
-  /** 500: the app stored something JSON cannot keep. 413: a value nested too deep, typically unchecked client input. */
+  /**
+   * 500: the app stored something JSON cannot keep. 413: a value nested too deep, and 400: a number
+   * out of JSON's range (1e400 parses to Infinity); both typically unchecked client input.
+   */
   readonly status: number;
   constructor(
     readonly path: string,
     reason: string,
-    options?: { status?: 413 },
+    options?: { status?: 400 | 413 },
   ) {
     super(
       `Session attribute ${path} cannot be stored: ${reason}. ` +

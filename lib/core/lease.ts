@@ -72,11 +72,17 @@ export async function readSession(
     return { stored: await settings.store.get(key) };
   }
   const owner = randomBytes(12).toString('base64url');
-  const stored = await acquireLease(settings.store, key, owner, settings, () => {
-    settings.metrics?.increment('lock_wait');
-    settings.logger.debug(`waiting for the lock of session ${key}`);
-  });
-  return stored ? { stored, lease: { key, owner } } : { stored };
+  try {
+    const stored = await acquireLease(settings.store, key, owner, settings, () => {
+      settings.metrics?.increment('lock_wait');
+      settings.logger.debug(`waiting for the lock of session ${key}`);
+    });
+    return stored ? { stored, lease: { key, owner } } : { stored };
+  } catch (error) {
+    // The acquire may have landed with its answer lost: give back what may be ours (a release by owner is harmless otherwise).
+    await releaseQuietly(settings.store, { key, owner }, settings.logger);
+    throw error;
+  }
 }
 
 /** Gives a lease back; a failure only costs others a wait of lockExpiration, so it is logged, not thrown. */

@@ -45,7 +45,8 @@ function assertJsonValue(value: unknown, path: string, ancestors: object[]): voi
     case 'boolean':
       return;
     case 'number':
-      if (!Number.isFinite(value)) throw new SessionSerializationError(path, `${value} is not a finite number`);
+      // JSON.parse turns client text like 1e400 into Infinity: unchecked input, answered 400 rather than 500. NaN is an app's own arithmetic.
+      if (!Number.isFinite(value)) throw new SessionSerializationError(path, `${value} is not a finite number`, Number.isNaN(value) ? undefined : { status: 400 });
       return;
     case 'object':
       break;

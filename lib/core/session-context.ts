@@ -344,7 +344,8 @@ export class SessionContext implements SessionState {
     if (this.baseline) {
       const { key, version, values, fingerprints, times } = this.baseline;
       if (keepTimes) {
-        this.retired = { key, version, values: new Map(values), fingerprints: new Map(fingerprints) };
+        const { expiresAt, absoluteExpiresAt } = times;
+        this.retired = { key, version, expiresAt, absoluteExpiresAt, values: new Map(values), fingerprints: new Map(fingerprints) };
         this.carriedTimes = times;
       } else {
         this.staleKeys.push(key);

@@ -16,6 +16,9 @@ import { NewSession, sameStoredValue, SessionStore, StoredValue } from '../store
 export interface RetiredItem {
   readonly key: string;
   version: number;
+  /** Its deadlines as last seen: a session that expired while the request ran is not moved to life again. */
+  expiresAt: number;
+  absoluteExpiresAt: number | undefined;
   readonly values: Map<string, StoredValue>;
   readonly fingerprints: Map<string, string>;
 }
@@ -49,7 +52,13 @@ export interface MovingSession {
 export async function retireOldItem(retired: RetiredItem, settings: MoveSettings, session: MovingSession): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const outcome = await settings.store.destroy(retired.key, retired.version);
-    if (outcome.status === 'destroyed') return;
+    if (outcome.status === 'destroyed') {
+      // Deleted at the version seen, so its deadline is the one seen: past it, the session had ended.
+      if (hasExpired(retired, settings.now())) {
+        throw new SessionConflictError('The session expired while this request ran; it was not regenerated and nothing was stored.');
+      }
+      return;
+    }
     if (outcome.status === 'gone' || hasExpired(outcome.current, settings.now())) {
       throw new SessionConflictError('The session was destroyed or expired by another request while this one regenerated it; nothing was stored.');
     }
@@ -85,6 +94,8 @@ export async function retireOldItem(retired: RetiredItem, settings: MoveSettings
       await sleep(jitteredDelay(attempt, 5, 200));
     }
     retired.version = item.version;
+    retired.expiresAt = item.expiresAt;
+    retired.absoluteExpiresAt = item.absoluteExpiresAt;
   }
 }
 

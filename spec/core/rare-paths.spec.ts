@@ -345,4 +345,49 @@ describe('found by the independent review', () => {
     const t = testManager();
     await expect(t.run((s) => void (s[name] = 1))).rejects.toMatchObject({ status: 400, name: 'SessionKeyError' });
   });
+
+  it('an acquire that landed but whose answer was lost does not leave its lease behind', async () => {
+    class LostAnswerStore extends LeaseCountingStore {
+      loseNext = false;
+      override async acquire(key: string, owner: string, leaseUntil: number, now: number): Promise<LockOutcome> {
+        const outcome = await super.acquire(key, owner, leaseUntil, now);
+        if (this.loseNext) {
+          this.loseNext = false;
+          throw new SessionStoreUnavailableError('connection reset after the lease was written');
+        }
+        return outcome;
+      }
+    }
+    const store = new LostAnswerStore();
+    const t = testManager({ locking: 'all', lockTimeout: 200 }, store);
+    await t.run((s) => void (s['a'] = 1));
+    store.loseNext = true;
+    await expect(t.request().load()).rejects.toThrow(SessionStoreUnavailableError);
+    expect((await store.get(keyOf(t.cookie()!)))!.lockOwner).toBeUndefined();
+    await t.run((s) => expect(s['a']).toBe(1));
+  });
+
+  it('regenerate() of a session that expired while the request ran is a 409, not a new session with its data', async () => {
+    const t = testManager({ maxInactiveInterval: 60, touchAfter: 0 });
+    await t.run((s) => void (s['a'] = 0));
+    const slow = t.request();
+    const s = await slow.load();
+    t.clock.now += 61_000;
+    s.regenerate();
+    await expect(slow.commit()).rejects.toThrow(/expired while this request ran/);
+    expect((t.store as MemoryStore).size).toBe(0);
+  });
+
+  it('regenerate() of a session another request touched meanwhile still moves it, even past the deadline seen at load', async () => {
+    const t = testManager({ maxInactiveInterval: 60, touchAfter: 0 });
+    await t.run((s) => void (s['a'] = 0));
+    const slow = t.request();
+    const s = await slow.load();
+    t.clock.now += 50_000;
+    await t.run((other) => other.touch());
+    t.clock.now += 20_000; // past the deadline slow loaded, within the touched one
+    s.regenerate();
+    await expect(slow.commit()).resolves.toBeDefined();
+    expect((t.store as MemoryStore).size).toBe(1);
+  });
 });

@@ -78,6 +78,20 @@ describe('jsonSerializer', () => {
     expect(() => jsonSerializer.decode('{not json', 'cart')).toThrow(/attribute cart cannot be stored: stored text is not JSON/);
   });
 
+  it('answers 400 for an out-of-range number (client JSON like 1e400 parses to Infinity) and 500 for NaN (the app\'s own arithmetic)', () => {
+    const status = (value: unknown): number | undefined => {
+      try {
+        jsonSerializer.encode(value, 'v');
+      } catch (e) {
+        return (e as SessionSerializationError).status;
+      }
+      return undefined;
+    };
+    expect(status(JSON.parse('{"n":1e400}'))).toBe(400);
+    expect(status([-Infinity])).toBe(400);
+    expect(status({ n: NaN })).toBe(500);
+  });
+
   describe('refuses values JSON would silently change', () => {
     const withProperty = Object.assign([1, 2], { label: 'x' });
     const sym = Symbol('tag');
