@@ -1,0 +1,1225 @@
+/**
+ * The machinery of the model-based session tests: drivers that run one
+ * request the way an adapter does (through the framework-free core, or
+ * through a real Koa app over HTTP), a browser-like cookie jar, fault
+ * control, the fast-check commands and the invariant checks. The plain
+ * reference model they check against is in model-reference.ts.
+ */
+import { createServer, IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
+import Koa from 'koa';
+import { session as koaSession } from '../../lib/koa';
+import { SessionError, SessionManager } from '../../lib';
+import type { Session, SessionData, SessionOptions, SessionStore, StoredSession } from '../../lib';
+import { fromStoredValue } from '../../lib/core/stored-value';
+import { keyOf } from './cookies';
+import type { Faults, FaultProxy } from './fault-proxy';
+import { FaultyStore, STORE_FAULTS, StoreFault } from './faulty-store';
+import {
+  attrsToString, Attrs, canonical, commitOutcomes, CommitOutcome, CookieExpect, Expiry, idleDeadline, intentOf, ItemExpect, ItemState,
+  JsonValue, mergeValues, minExpiresAt, ModelConfig, Op, opToString, sameAttrs, SimItem,
+} from './model-reference';
+import { quietLogger } from './quiet-logger';
+import { SECRET } from './secrets';
+
+// ---------------------------------------------------------------- model state
+
+/** A stored session as the model knows it: checked against the store after every command. */
+export interface ModelItem extends ItemState {
+  readonly key: string;
+  /** Epoch s. */
+  readonly expiresAt: number;
+}
+
+export interface RetiredCookie {
+  readonly cookie: string;
+  /** destroyed: the item must be gone; expired: it may remain, but never live again. */
+  readonly reason: 'destroyed' | 'expired';
+}
+
+export interface Model {
+  readonly cfg: ModelConfig;
+  /** Mirror of the harness clock (epoch ms). */
+  now: number;
+  /** The browser's session cookie (the signed id), as the last responses left it. */
+  cookie: string | undefined;
+  /** The live stored session the cookie names, if any. */
+  item: ModelItem | undefined;
+  /** Cookies of sessions that ended: never readable again. */
+  retired: RetiredCookie[];
+}
+
+export function isLive(item: { expiresAt: number; absoluteExpiresAt: number | undefined }, now: number): boolean {
+  return item.expiresAt * 1000 > now && (item.absoluteExpiresAt === undefined || item.absoluteExpiresAt * 1000 > now);
+}
+
+/** Ends the model's session once the clock passed its deadline: its cookie is retired. */
+function settle(m: Model): void {
+  if (m.item && !isLive(m.item, m.now)) {
+    if (m.cookie !== undefined) m.retired.push({ cookie: m.cookie, reason: 'expired' });
+    m.item = undefined;
+  }
+}
+
+function toSim(item: ItemState): SimItem {
+  return { ...item, writes: 0, maybeWrites: 0 };
+}
+
+// ---------------------------------------------------------------- drivers
+
+export interface Observation {
+  readonly isNew: boolean;
+  readonly id: string;
+  readonly attrs: Attrs;
+}
+
+export interface Response {
+  readonly status: number;
+  /** undefined: no Set-Cookie for the session; null: cleared; else the new signed id. */
+  readonly setCookie: string | null | undefined;
+  readonly retryAfter: string | undefined;
+  readonly error: unknown;
+  readonly observation: Observation | undefined;
+}
+
+export interface Pending {
+  /** The handler loaded the session and applied its operations (undefined: the load failed). */
+  readonly loaded: Promise<Observation | undefined>;
+  /** Lets the handler return, so the adapter commits. */
+  release(): void;
+  readonly done: Promise<Response>;
+}
+
+export interface Driver {
+  readonly name: string;
+  begin(cookie: string | undefined, ops: readonly Op[]): Pending;
+  /** Client-controlled attribute name and JSON text (HTTP drivers only). */
+  clientInput?(cookie: string | undefined, name: string, valueText: string): Promise<Response>;
+  close(): Promise<void>;
+}
+
+function observe(session: Session): Observation {
+  const attrs = new Map<string, string>();
+  for (const [name, value] of Object.entries(session)) if (value !== undefined) attrs.set(name, canonical(value));
+  return { isNew: session.isNew, id: session.id, attrs };
+}
+
+/** What a handler does with the session: the operations, in order. */
+export function applyOps(session: Session, ops: readonly Op[]): void {
+  const data = session as SessionData;
+  for (const op of ops) {
+    switch (op.kind) {
+      case 'set':
+        // A copy: the handler's object must not share structure with the command's value. (Not structuredClone:
+        // under jest it builds objects of the host realm, which the serializer rightly calls class instances.)
+        data[op.name] = JSON.parse(JSON.stringify(op.value)) as JsonValue;
+        break;
+      case 'delete':
+        delete data[op.name];
+        break;
+      case 'regenerate':
+        session.regenerate();
+        break;
+      case 'destroy':
+        session.destroy();
+        break;
+      case 'touch':
+        session.touch();
+        break;
+      case 'setMaxInactiveInterval':
+        session.setMaxInactiveInterval(op.seconds);
+        break;
+      case 'setPrincipal':
+        session.setPrincipal(op.principal);
+        break;
+    }
+  }
+}
+
+function statusOf(error: unknown): number {
+  return error instanceof SessionError ? error.status : 500;
+}
+
+function sessionCookieFrom(setCookies: readonly string[]): string | null | undefined {
+  let found: string | null | undefined;
+  for (const header of setCookies) {
+    const match = /^sid=([^;]*)/.exec(header);
+    if (match) found = match[1] ? decodeURIComponent(match[1]) : null;
+  }
+  return found;
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Runs requests through SessionManager.createContext → load → handler → commit, exactly as the Koa middleware does. */
+export function coreDriver(manager: SessionManager): Driver {
+  return {
+    name: 'core',
+    begin(cookie, ops) {
+      const context = manager.createContext({
+        method: 'POST', path: '/model', secure: false, headers: cookie === undefined ? {} : { cookie: `sid=${cookie}` },
+      });
+      const gate = deferred<void>();
+      const loaded = deferred<Observation | undefined>();
+      const done = (async (): Promise<Response> => {
+        const failed = async (error: unknown, observation: Observation | undefined): Promise<Response> => {
+          // As the Koa middleware: the state the handler left is committed, and the handler's error stands.
+          await context.commit().catch(() => undefined);
+          return { status: statusOf(error), setCookie: undefined, retryAfter: undefined, error, observation };
+        };
+        let session: Session;
+        try {
+          session = await context.load();
+        } catch (error) {
+          loaded.resolve(undefined);
+          await gate.promise;
+          return failed(error, undefined);
+        }
+        const observation = observe(session);
+        try {
+          applyOps(session, ops);
+        } catch (error) {
+          loaded.resolve(observation);
+          await gate.promise;
+          return failed(error, observation);
+        }
+        loaded.resolve(observation);
+        await gate.promise;
+        try {
+          const result = await context.commit();
+          const setCookies = result.headers.filter(([name]) => name === 'Set-Cookie').map(([, value]) => value);
+          return { status: 200, setCookie: sessionCookieFrom(setCookies), retryAfter: undefined, error: undefined, observation };
+        } catch (error) {
+          return { status: statusOf(error), setCookie: undefined, retryAfter: undefined, error, observation };
+        }
+      })();
+      return { loaded: loaded.promise, release: () => gate.resolve(), done };
+    },
+    close: async () => undefined,
+  };
+}
+
+interface KoaPlan {
+  readonly ops: readonly Op[];
+  readonly loaded: (observation: Observation | undefined) => void;
+  readonly gate: Promise<void>;
+  observation?: Observation;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * A real Koa app on 127.0.0.1 with the library's middleware. `/model` runs the
+ * operations the test planned for the request (handed over in-process by a
+ * header naming the plan); `/input` stores a client-chosen attribute name and
+ * JSON value, as an app that trusts its client too much would.
+ */
+export async function koaDriver(manager: SessionManager): Promise<Driver & { readonly serverErrors: unknown[] }> {
+  const plans = new Map<string, KoaPlan>();
+  const serverErrors: unknown[] = [];
+  let nextPlan = 0;
+  const app = new Koa();
+  app.silent = true;
+  app.on('error', (error: unknown) => {
+    // Koa emits before it sets the status: judge by the error, as Koa will (no numeric status: 500).
+    const status = (error as { status?: unknown }).status;
+    const answered = typeof status === 'number' ? status : 500;
+    if (answered >= 500 && answered !== 503) serverErrors.push(error);
+  });
+  app.use(koaSession(manager));
+  app.use(async (ctx) => {
+    if (ctx.path === '/model') {
+      const plan = plans.get(ctx.get('x-plan'));
+      if (!plan) {
+        ctx.status = 400;
+        return;
+      }
+      let session: Session;
+      try {
+        session = await ctx.session;
+      } catch (error) {
+        plan.loaded(undefined);
+        await plan.gate;
+        throw error;
+      }
+      plan.observation = observe(session);
+      applyOps(session, plan.ops);
+      plan.loaded(plan.observation);
+      await plan.gate;
+      ctx.body = 'ok';
+    } else if (ctx.path === '/input') {
+      const body = JSON.parse(await readBody(ctx.req)) as { name: string; valueText: string };
+      let value: unknown;
+      try {
+        value = JSON.parse(body.valueText);
+      } catch {
+        ctx.throw(400, 'the value is not JSON');
+      }
+      const session = await ctx.session;
+      (session as SessionData)[body.name] = value;
+      ctx.body = 'ok';
+    } else {
+      ctx.status = 404;
+    }
+  });
+  const server: Server = createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const send = async (path: string, cookie: string | undefined, headers: Record<string, string>, body: string): Promise<Omit<Response, 'observation'>> => {
+    const res = await fetch(`${url}${path}`, {
+      method: 'POST', body, headers: { ...headers, ...(cookie === undefined ? {} : { cookie: `sid=${cookie}` }) },
+    });
+    const text = await res.text();
+    return {
+      status: res.status,
+      setCookie: sessionCookieFrom(res.headers.getSetCookie()),
+      retryAfter: res.headers.get('retry-after') ?? undefined,
+      error: res.status >= 400 ? new Error(`HTTP ${res.status}: ${text.slice(0, 200)}`) : undefined,
+    };
+  };
+
+  return {
+    name: 'koa',
+    serverErrors,
+    begin(cookie, ops) {
+      const id = String(nextPlan++);
+      const gate = deferred<void>();
+      const loaded = deferred<Observation | undefined>();
+      const plan: KoaPlan = { ops, loaded: loaded.resolve, gate: gate.promise };
+      plans.set(id, plan);
+      const done = send('/model', cookie, { 'x-plan': id }, '').then((res) => {
+        plans.delete(id);
+        loaded.resolve(undefined); // the request ended without reaching the handler
+        return { ...res, observation: plan.observation };
+      });
+      return { loaded: loaded.promise, release: () => gate.resolve(), done };
+    },
+    async clientInput(cookie, name, valueText) {
+      const res = await send('/input', cookie, { 'content-type': 'application/json' }, JSON.stringify({ name, valueText }));
+      return { ...res, observation: undefined };
+    },
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+// ---------------------------------------------------------------- faults
+
+/** A command's faults: queued store faults (FaultyStore) or fault shares for the proxy in front of DynamoDB Local. */
+export interface FaultPlan {
+  readonly store?: ReadonlyArray<StoreFault | undefined>;
+  readonly proxy?: { readonly faults: Faults; readonly seed: number };
+}
+
+export function faultPlanToString(plan: FaultPlan): string {
+  if (plan.store) return plan.store.length === 0 ? 'no faults' : `faults [${plan.store.map((f) => f ?? '-').join(',')}]`;
+  if (plan.proxy) return `proxy ${JSON.stringify(plan.proxy.faults)} seed ${plan.proxy.seed}`;
+  return 'no faults';
+}
+
+export interface FaultReport {
+  /** Faults that met a call since arm(). */
+  readonly injected: number;
+  /** Store (or DynamoDB) calls since arm(). */
+  readonly calls: number;
+  /** The request's first store call (its load) met a fault; undefined when the harness cannot tell. */
+  readonly loadFaulted: boolean | undefined;
+}
+
+export interface FaultControl {
+  arm(plan: FaultPlan): void;
+  report(): FaultReport;
+  /** Interleaves store calls with a fast-check scheduler (MemoryStore only). */
+  readonly scheduling: boolean;
+  setGate?(gate: ((label: string) => Promise<void>) | undefined): void;
+}
+
+export function storeFaultControl(store: FaultyStore): FaultControl {
+  return {
+    scheduling: true,
+    arm(plan) {
+      store.takeCalls();
+      store.inject(plan.store ?? []);
+    },
+    report() {
+      const calls = store.takeCalls();
+      store.inject([]);
+      const first = calls[0];
+      return {
+        injected: calls.filter((c) => c.fault !== undefined).length,
+        calls: calls.length,
+        loadFaulted: first !== undefined && (first.operation === 'get' || first.operation === 'acquire') && first.fault !== undefined,
+      };
+    },
+    setGate(gate) {
+      store.gate = gate;
+    },
+  };
+}
+
+function total(counts: Readonly<Record<string, number>>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+export function proxyFaultControl(proxy: FaultProxy, locking: boolean): FaultControl {
+  let injectedBefore = 0;
+  let callsBefore = 0;
+  return {
+    scheduling: false,
+    arm(plan) {
+      let faults = plan.proxy?.faults ?? {};
+      if (locking && (faults.throttle || faults.dropBefore || faults.serverError)) {
+        // A release that fails every SDK attempt legitimately leaves its lease until lockExpiration:
+        // under locking, failures that apply nothing stay off UpdateItem so "leases released" stays testable.
+        faults = { ...faults, dropAfter: undefined, operations: ['GetItem', 'DeleteItem'] };
+      }
+      proxy.set(faults, plan.proxy?.seed);
+      injectedBefore = total(proxy.injected);
+      callsBefore = total(proxy.calls);
+    },
+    report() {
+      const report = { injected: total(proxy.injected) - injectedBefore, calls: total(proxy.calls) - callsBefore, loadFaulted: undefined };
+      proxy.set({});
+      return report;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- harness
+
+export interface InspectedItem extends ModelItem {
+  readonly lockOwner: string | undefined;
+}
+
+export interface Harness {
+  readonly cfg: ModelConfig;
+  readonly clock: { now: number };
+  readonly manager: SessionManager;
+  readonly driver: Driver & { readonly serverErrors?: unknown[] };
+  readonly faults: FaultControl;
+  /** The item as stored, bypassing faults and the scheduler. */
+  inspect(key: string): Promise<InspectedItem | undefined>;
+  close(): Promise<void>;
+}
+
+export const START_TIME = Date.UTC(2030, 0, 1);
+
+export function sessionOptions(cfg: ModelConfig, store: SessionStore, clock: { now: number }): SessionOptions {
+  return {
+    store,
+    secrets: [SECRET],
+    now: () => clock.now,
+    logger: quietLogger,
+    maxInactiveInterval: cfg.maxInactiveInterval,
+    touchAfter: cfg.touchAfter,
+    ...(cfg.absoluteTimeout !== undefined && { absoluteTimeout: cfg.absoluteTimeout }),
+    onConflict: cfg.onConflict === 'merge' ? mergeValues : cfg.onConflict,
+    locking: cfg.locking ? 'all' : 'none',
+    // Real milliseconds a waiter polls; the fake clock does not move while it waits, so leases never run out on their own.
+    lockTimeout: 3000,
+    lockExpiration: 5000,
+    onStoreError: cfg.onStoreError,
+    compressThreshold: cfg.compressThreshold,
+    compression: cfg.compression,
+  };
+}
+
+export async function inspectWith(store: SessionStore, key: string): Promise<InspectedItem | undefined> {
+  const stored: StoredSession | undefined = await store.get(key);
+  if (!stored) return undefined;
+  const data = new Map<string, string>();
+  for (const [name, value] of Object.entries(stored.data)) {
+    const encoded = await fromStoredValue(value);
+    const text = typeof encoded === 'string' ? encoded : Buffer.from(encoded).toString('utf8');
+    data.set(name, canonical(JSON.parse(text)));
+  }
+  return {
+    key, data, createdAt: stored.createdAt, expiresAt: stored.expiresAt, absoluteExpiresAt: stored.absoluteExpiresAt,
+    maxInactiveInterval: stored.maxInactiveInterval, principal: stored.principal, lockOwner: stored.lockOwner,
+  };
+}
+
+// ---------------------------------------------------------------- checks
+
+/** An invariant broke: the message names it, then the evidence. */
+export class InvariantViolation extends Error {
+  constructor(invariant: string, details: string) {
+    super(`INVARIANT VIOLATED: ${invariant}\n${details}`);
+    this.name = 'InvariantViolation';
+  }
+}
+
+function idOf(cookie: string): string {
+  return cookie.split('.')[0] ?? '';
+}
+
+function describeItem(item: InspectedItem | undefined): string {
+  if (!item) return 'absent';
+  return `${attrsToString(item.data)} expiresAt=${item.expiresAt} abs=${item.absoluteExpiresAt} mii=${item.maxInactiveInterval} ` +
+    `principal=${item.principal} createdAt=${item.createdAt}${item.lockOwner !== undefined ? ` LOCKED by ${item.lockOwner}` : ''}`;
+}
+
+function describeResponse(res: Response): string {
+  const cookie = res.setCookie === undefined ? 'no cookie' : res.setCookie === null ? 'cookie cleared' : `cookie ${res.setCookie.slice(0, 8)}…`;
+  const error = res.error === undefined ? '' : ` ${(res.error as Error).name}: ${(res.error as Error).message}`.slice(0, 300);
+  const seen = res.observation ? ` loaded ${res.observation.isNew ? 'new' : 'stored'} ${attrsToString(res.observation.attrs)}` : '';
+  return `${res.status} ${cookie}${seen}${error}`;
+}
+
+/** Problems of an item against what the model expects of it (empty: it matches). */
+function itemProblems(cfg: ModelConfig, now: number, expected: ItemState, expiry: Expiry, actual: InspectedItem, beforeExpiresAt: number | undefined): string[] {
+  const problems: string[] = [];
+  if (!sameAttrs(expected.data, actual.data)) problems.push(`data ${attrsToString(actual.data)}, expected ${attrsToString(expected.data)}`);
+  if (expected.principal !== actual.principal) problems.push(`principal ${actual.principal}, expected ${expected.principal}`);
+  if (expected.maxInactiveInterval !== actual.maxInactiveInterval) problems.push(`own maxInactiveInterval ${actual.maxInactiveInterval}, expected ${expected.maxInactiveInterval}`);
+  if (expected.absoluteExpiresAt !== actual.absoluteExpiresAt) problems.push(`absoluteExpiresAt ${actual.absoluteExpiresAt}, expected ${expected.absoluteExpiresAt}`);
+  if (expected.createdAt !== actual.createdAt) problems.push(`createdAt ${actual.createdAt}, expected ${expected.createdAt}`);
+  const written = idleDeadline(cfg, now, actual.maxInactiveInterval, actual.absoluteExpiresAt);
+  if (expiry === 'same' && actual.expiresAt !== beforeExpiresAt) problems.push(`expiresAt ${actual.expiresAt} moved, expected it unchanged at ${beforeExpiresAt}`);
+  if (expiry === 'exact' && actual.expiresAt !== written) problems.push(`expiresAt ${actual.expiresAt}, expected ${written} (written at ${now})`);
+  if (expiry === 'maybe' && actual.expiresAt !== written && actual.expiresAt !== beforeExpiresAt) {
+    problems.push(`expiresAt ${actual.expiresAt} is neither unchanged (${beforeExpiresAt}) nor the idle deadline ${written}`);
+  }
+  return problems;
+}
+
+/** One allowed result of a command: per request, status, cookie and new item; and the loaded item after. */
+interface Candidate {
+  readonly requests: ReadonlyArray<{ readonly status: number; readonly cookie: CookieExpect; readonly created: ItemExpect | undefined }>;
+  readonly k0: ItemState | undefined;
+  readonly k0Expiry: Expiry;
+  readonly note: string;
+}
+
+function fromOutcome(o: CommitOutcome): Candidate {
+  return { requests: [{ status: o.status, cookie: o.cookie, created: o.created }], k0: o.k0, k0Expiry: o.k0Expiry, note: o.note };
+}
+
+/** The outcomes a store failure (503) may leave: the request's change applied or not, item by item; no cookie either way. */
+function failureCandidates(before: ItemState | undefined, successes: readonly Candidate[]): Candidate[] {
+  const failed: Candidate[] = [{ requests: [{ status: 503, cookie: 'none', created: undefined }], k0: before, k0Expiry: 'same', note: '503, nothing applied' }];
+  for (const s of successes) failed.push({ ...s, requests: [{ status: 503, cookie: 'none', created: undefined }], note: `503 after "${s.note}" was applied` });
+  return failed;
+}
+
+interface Actual {
+  readonly responses: readonly Response[];
+  readonly k0: InspectedItem | undefined;
+  /** The item each response's new cookie names. */
+  readonly created: ReadonlyArray<InspectedItem | undefined>;
+}
+
+function candidateProblems(cfg: ModelConfig, now: number, before: ModelItem | undefined, oldCookie: string | undefined, c: Candidate, actual: Actual): string[] {
+  const problems: string[] = [];
+  c.requests.forEach((expected, i) => {
+    const res = actual.responses[i]!;
+    const label = actual.responses.length > 1 ? `request ${'AB'[i]}: ` : '';
+    if (res.status !== expected.status) problems.push(`${label}status ${res.status}, expected ${expected.status}`);
+    const cookie = res.setCookie;
+    switch (expected.cookie) {
+      case 'new':
+        if (typeof cookie !== 'string') problems.push(`${label}expected a new session cookie, got ${cookie === null ? 'a cleared one' : 'none'}`);
+        else if (oldCookie !== undefined && idOf(cookie) === idOf(oldCookie)) problems.push(`${label}the new session kept the old id`);
+        else if (!actual.created[i]) problems.push(`${label}the new cookie names no stored session`);
+        else {
+          const p = itemProblems(cfg, now, expected.created!, 'exact', actual.created[i]!, undefined);
+          problems.push(...p.map((x) => `${label}new session: ${x}`));
+        }
+        break;
+      case 'cleared':
+        if (cookie !== null) problems.push(`${label}expected the cookie cleared, got ${cookie === undefined ? 'no Set-Cookie' : 'a new cookie'}`);
+        break;
+      case 'keep':
+        if (cookie === null) problems.push(`${label}the cookie was cleared, but the session lives on`);
+        else if (typeof cookie === 'string' && (oldCookie === undefined || idOf(cookie) !== idOf(oldCookie))) problems.push(`${label}a cookie for another id was issued`);
+        break;
+      case 'none':
+        if (cookie !== undefined) problems.push(`${label}expected no Set-Cookie, got ${cookie === null ? 'a cleared cookie' : 'a new cookie'}`);
+        break;
+    }
+  });
+  if (before) {
+    // Absent, or at least never live again (an item that expired may stay until TTL removes it).
+    if (c.k0 === undefined && actual.k0 !== undefined && isLive(actual.k0, now)) problems.push(`the old session is still live: ${describeItem(actual.k0)}`);
+    if (c.k0 !== undefined) {
+      if (!actual.k0) problems.push('the session item is gone');
+      else problems.push(...itemProblems(cfg, now, c.k0, c.k0Expiry, actual.k0, before.expiresAt).map((x) => `session item: ${x}`));
+    }
+  }
+  return problems;
+}
+
+/**
+ * Checks a command's actual result against every allowed candidate; throws
+ * naming the invariant when none fits, with the evidence.
+ */
+function matchCandidates(cfg: ModelConfig, now: number, what: string, before: ModelItem | undefined, oldCookie: string | undefined, candidates: readonly Candidate[], actual: Actual): Candidate {
+  const results = candidates.map((c) => ({ c, problems: candidateProblems(cfg, now, before, oldCookie, c, actual) }));
+  const fit = results.find((r) => r.problems.length === 0);
+  if (fit) return fit.c;
+  const statuses = actual.responses.map((r) => r.status);
+  const allowedStatuses = new Set(candidates.map((c) => c.requests.map((r) => r.status).join('/')));
+  let invariant: string;
+  if (statuses.includes(500)) invariant = 'no 500: a request the library must handle answered 500';
+  else if (!allowedStatuses.has(statuses.join('/'))) {
+    invariant = statuses.every((s) => s < 300) ? 'never a success for a change that was not stored (or a refusal was expected)' : `status not allowed here (allowed: ${[...allowedStatuses].join(' | ')})`;
+  } else if (statuses.every((s) => s < 300)) invariant = 'no acknowledged write lost / the stored state and cookie match what the request was told';
+  else invariant = 'a failed request left a state it may not leave';
+  throw new InvariantViolation(invariant, [
+    `${what} at t=${now}`,
+    `before: ${before ? describeItem({ ...before, lockOwner: undefined }) : 'no live session'}`,
+    ...actual.responses.map((r, i) => `response${actual.responses.length > 1 ? ` ${'AB'[i]}` : ''}: ${describeResponse(r)}`),
+    `stored after: ${describeItem(actual.k0)}`,
+    ...actual.created.map((c, i) => (c ? `new session of response ${i}: ${describeItem(c)}` : '')).filter(Boolean),
+    'allowed outcomes and why each does not fit:',
+    ...results.map((r) => `  - ${r.c.requests.map((q) => q.status).join('/')} ${r.c.note}: ${r.problems.join('; ')}`),
+  ].join('\n'));
+}
+
+async function createdItems(h: Harness, oldCookie: string | undefined, responses: readonly Response[]): Promise<Array<InspectedItem | undefined>> {
+  return Promise.all(responses.map((r) =>
+    typeof r.setCookie === 'string' && (oldCookie === undefined || idOf(r.setCookie) !== idOf(oldCookie)) ? h.inspect(keyOf(r.setCookie)) : Promise.resolve(undefined)));
+}
+
+/**
+ * Leases always released: after every request, no live item it touched is
+ * locked. (A lease left on an item that expired meanwhile blocks nobody: an
+ * expired item cannot be locked or read.)
+ */
+function assertNoLease(what: string, now: number, items: ReadonlyArray<InspectedItem | undefined>): void {
+  for (const item of items) {
+    if (item?.lockOwner !== undefined && isLive(item, now)) {
+      throw new InvariantViolation('leases always released', `${what}: after the request(s) ended, ${item.key} is still locked by ${item.lockOwner}\n${describeItem(item)}`);
+    }
+  }
+}
+
+/**
+ * Through HTTP: every 503 says when to retry and, like a 409, sets no cookie
+ * (the commit failed); and no error answer is a 500. (A handler's own 4xx may
+ * carry the cookie: the commit after a failed handler still saves its state.)
+ */
+function assertHttpShape(h: Harness, responses: readonly Response[]): void {
+  if (h.driver.name !== 'koa') return;
+  for (const res of responses) {
+    if (res.status === 503 && !/^\d+$/.test(res.retryAfter ?? '')) throw new InvariantViolation('a 503 carries Retry-After', describeResponse(res));
+    if ((res.status === 503 || res.status === 409) && res.setCookie !== undefined) {
+      throw new InvariantViolation('a failed commit sets no session cookie', describeResponse(res));
+    }
+  }
+  const errors = h.driver.serverErrors ?? [];
+  if (errors.length > 0) {
+    const error = errors.splice(0)[0] as Error;
+    throw new InvariantViolation('no 500 from the app', `${error.name}: ${error.message}\n${error.stack ?? ''}`.slice(0, 1500));
+  }
+}
+
+/** After the responses: adopt the browser's cookie and the item it names. */
+async function adopt(m: Model, h: Harness, oldCookie: string | undefined, k0Before: ModelItem | undefined, k0After: InspectedItem | undefined, cookieAfter: string | undefined): Promise<void> {
+  if (k0Before && oldCookie !== undefined && (!k0After || !isLive(k0After, m.now))) {
+    const reason: RetiredCookie['reason'] = k0After ? 'expired' : 'destroyed';
+    if (!m.retired.some((r) => r.cookie === oldCookie)) m.retired.push({ cookie: oldCookie, reason });
+  }
+  m.cookie = cookieAfter;
+  if (cookieAfter === undefined) {
+    m.item = undefined;
+    return;
+  }
+  const item = k0Before && idOf(cookieAfter) === idOf(oldCookie ?? '') ? k0After : await h.inspect(keyOf(cookieAfter));
+  m.item = item && isLive(item, m.now) ? stripLease(item) : undefined;
+}
+
+function stripLease(item: InspectedItem): ModelItem {
+  const { lockOwner: _lockOwner, ...rest } = item;
+  return rest;
+}
+
+function checkObservation(what: string, observation: Observation | undefined, expected: ItemState | undefined, cookie: string | undefined): void {
+  if (!observation) return;
+  if (expected === undefined) {
+    if (!observation.isNew || observation.attrs.size > 0) {
+      throw new InvariantViolation('a destroyed or expired session is never readable again (its cookie yields a fresh, empty session)',
+        `${what}: loaded ${observation.isNew ? 'a new' : 'a stored'} session ${attrsToString(observation.attrs)} where the model has none`);
+    }
+    if (cookie !== undefined && observation.id === idOf(cookie)) throw new InvariantViolation('an ended or unknown id is never adopted', `${what}: the fresh session kept id ${observation.id}`);
+    return;
+  }
+  if (observation.isNew || !sameAttrs(observation.attrs, expected.data)) {
+    throw new InvariantViolation('no acknowledged write lost (the cookie loads the stored data)',
+      `${what}: loaded ${observation.isNew ? 'a NEW session' : 'the stored session'} ${attrsToString(observation.attrs)}, expected ${attrsToString(expected.data)}`);
+  }
+}
+
+// ---------------------------------------------------------------- commands
+
+type ModelCommand = fc.AsyncCommand<Model, Harness, false>;
+
+function opsToString(ops: readonly Op[]): string {
+  return `[${ops.map(opToString).join(', ')}]`;
+}
+
+/**
+ * One request from the browser, with the faults its store calls meet; the
+ * clock may move between its load and its commit (a slow request that
+ * crosses its session's deadline).
+ */
+class RequestCommand implements ModelCommand {
+  constructor(readonly ops: readonly Op[], readonly faults: FaultPlan, readonly slowMs = 0) {}
+
+  check(): boolean {
+    return true;
+  }
+
+  async run(m: Model, h: Harness): Promise<void> {
+    settle(m);
+    const what = `request ${opsToString(this.ops)} with ${faultPlanToString(this.faults)}${this.slowMs > 0 ? `, ${this.slowMs} ms between load and commit` : ''}`;
+    const before = m.item;
+    const oldCookie = m.cookie;
+    h.faults.arm(this.faults);
+    const pending = h.driver.begin(oldCookie, this.ops);
+    await pending.loaded;
+    m.now += this.slowMs;
+    h.clock.now = m.now;
+    pending.release();
+    const res = await pending.done;
+    const faults = h.faults.report();
+    await verifyOne(m, h, what, before, oldCookie, this.ops, res, faults);
+  }
+
+  toString(): string {
+    const faults = this.faults.store?.length || this.faults.proxy ? ` ${faultPlanToString(this.faults)}` : '';
+    return `request ${opsToString(this.ops)}${faults}${this.slowMs > 0 ? ` slow ${this.slowMs}ms` : ''}`;
+  }
+}
+
+/** Verifies one request of the browser against the model and moves the model on. */
+async function verifyOne(m: Model, h: Harness, what: string, before: ModelItem | undefined, oldCookie: string | undefined, ops: readonly Op[], res: Response, faults: FaultReport): Promise<void> {
+  const cfg = m.cfg;
+  // With 'continue-without-session', a failed read gives the handler an empty session that is never saved.
+  const detached = cfg.onStoreError === 'continue-without-session' && before !== undefined && faults.injected > 0 &&
+    (faults.loadFaulted ?? (res.observation !== undefined && res.observation.isNew));
+  if (detached) {
+    checkObservation(`${what} (read failed, continuing without the session)`, res.observation, undefined, undefined);
+  } else {
+    checkObservation(what, res.observation, before, oldCookie);
+  }
+  let candidates: Candidate[];
+  if (detached) {
+    const intent = intentOf(undefined, ops);
+    candidates = [{ requests: [{ status: 503, cookie: 'none', created: undefined }], k0: before, k0Expiry: 'same', note: '503: the change needs the session the store could not read' }];
+    if (!intent.asksForChange) candidates.push({ requests: [{ status: 200, cookie: 'none', created: undefined }], k0: before, k0Expiry: 'same', note: 'read-only without the session' });
+  } else {
+    const loaded = before && toSim(before);
+    // The item as the commit finds it: gone for the store once its deadline passed during the request.
+    const current = before && isLive(before, m.now) ? loaded : undefined;
+    const successes = commitOutcomes(cfg, current, loaded, intentOf(before, ops), m.now).map(fromOutcome);
+    candidates = faults.injected > 0 ? [...successes, ...failureCandidates(before, successes)] : successes;
+  }
+  const k0 = before && (await h.inspect(before.key));
+  const created = await createdItems(h, oldCookie, [res]);
+  assertHttpShape(h, [res]);
+  matchCandidates(cfg, m.now, what, before, oldCookie, candidates, { responses: [res], k0, created });
+  assertNoLease(what, m.now, [k0, ...created]);
+  const cookieAfter = res.setCookie === undefined ? oldCookie : res.setCookie ?? undefined;
+  await adopt(m, h, oldCookie, before, k0, cookieAfter);
+  // A request that could not read the session could not touch it either.
+  if (!detached) assertActiveUserKept(m, what, before, [res]);
+}
+
+/**
+ * An active user is never logged out: after a successful request on a live
+ * session, at least half of the session's own idle timeout remains, whatever
+ * touch throttling decided (the generators keep touchAfter at most half the
+ * configured interval, so only a throttle that ignores the session's own,
+ * shorter interval can break this).
+ */
+function assertActiveUserKept(m: Model, what: string, before: ModelItem | undefined, responses: readonly Response[]): void {
+  const item = m.item;
+  if (!before || !item || item.key !== before.key || !responses.some((r) => r.status === 200)) return;
+  const min = minExpiresAt(m.cfg, m.now, item.maxInactiveInterval, item.absoluteExpiresAt);
+  if (item.expiresAt < min) {
+    const interval = item.maxInactiveInterval ?? m.cfg.maxInactiveInterval;
+    throw new InvariantViolation('an active user is never logged out (touch throttling scales with the session\'s own idle timeout)',
+      `${what} at t=${m.now}: the session (idle timeout ${interval} s, touchAfter ${m.cfg.touchAfter} s) now expires at ${item.expiresAt}, ` +
+      `${item.expiresAt - Math.floor(m.now / 1000)} s ahead; a user returning within ${Math.ceil(interval / 2)} s must still find it (expiresAt >= ${min})`);
+  }
+}
+
+type OverlapMode = 'A first' | 'B first' | 'concurrent';
+
+/**
+ * Two requests of the browser on one session (AJAX): both load, both change
+ * it, and they commit A then B, B then A, or at once (the store calls
+ * interleaved by a fast-check scheduler when the harness allows it).
+ * Under locking, the second one's load waits for the first's lease.
+ */
+class OverlapCommand implements ModelCommand {
+  constructor(readonly opsA: readonly Op[], readonly opsB: readonly Op[], readonly mode: OverlapMode, readonly scheduler: fc.Scheduler | undefined) {}
+
+  check(m: Readonly<Model>): boolean {
+    return m.item !== undefined && isLive(m.item, m.now);
+  }
+
+  async run(m: Model, h: Harness): Promise<void> {
+    settle(m);
+    const before = m.item;
+    if (!before) return; // expired since check(): nothing to overlap on
+    const oldCookie = m.cookie;
+    const what = `overlap ${this.mode} A ${opsToString(this.opsA)} B ${opsToString(this.opsB)}`;
+    h.faults.arm({});
+    const finished: number[] = [];
+    const track = (p: Pending, i: number): Promise<Response> => p.done.then((r) => (finished.push(i), r));
+    let responses: Response[];
+    const locking = m.cfg.locking;
+    if (this.mode === 'concurrent') {
+      const scheduler = h.faults.scheduling ? this.scheduler : undefined;
+      if (scheduler) h.faults.setGate?.((label) => scheduler.schedule(Promise.resolve(), label));
+      try {
+        const a = h.driver.begin(oldCookie, this.opsA);
+        const b = h.driver.begin(oldCookie, this.opsB);
+        if (!locking && !scheduler) await Promise.all([a.loaded, b.loaded]);
+        a.release();
+        b.release();
+        const both = Promise.all([track(a, 0), track(b, 1)]);
+        responses = scheduler ? await scheduler.waitFor(both) : await both;
+      } finally {
+        h.faults.setGate?.(undefined);
+      }
+    } else {
+      const [firstOps, secondOps, firstIndex] = this.mode === 'A first' ? [this.opsA, this.opsB, 0] : [this.opsB, this.opsA, 1];
+      const first = h.driver.begin(oldCookie, firstOps);
+      await first.loaded;
+      const second = h.driver.begin(oldCookie, secondOps);
+      if (!locking) await second.loaded; // without a lease both hold the loaded state before either commits
+      first.release();
+      const r1 = await track(first, firstIndex);
+      await second.loaded;
+      second.release();
+      const r2 = await track(second, 1 - firstIndex);
+      responses = firstIndex === 0 ? [r1, r2] : [r2, r1];
+    }
+    const faults = h.faults.report();
+    if (faults.injected > 0) throw new Error('overlap commands run without faults');
+    await this.verify(m, h, what, before, oldCookie, responses, finished);
+  }
+
+  private async verify(m: Model, h: Harness, what: string, before: ModelItem, oldCookie: string | undefined, responses: Response[], finished: number[]): Promise<void> {
+    const cfg = m.cfg;
+    const s0 = toSim(before);
+    const ops = [this.opsA, this.opsB];
+    const orders: Array<[number, number]> = this.mode === 'A first' ? [[0, 1]] : this.mode === 'B first' ? [[1, 0]] : [[0, 1], [1, 0]];
+    const matches = (observation: Observation | undefined, loaded: SimItem | undefined): boolean =>
+      observation === undefined ? false : loaded === undefined ? observation.isNew && observation.attrs.size === 0 : !observation.isNew && sameAttrs(observation.attrs, loaded.data);
+    const candidates: Candidate[] = [];
+    for (const [x, y] of orders) {
+      if (!matches(responses[x]!.observation, s0)) continue;
+      for (const xo of commitOutcomes(cfg, s0, s0, intentOf(s0, ops[x]!), m.now)) {
+        // Without a lease the second request may have loaded before the first committed (or, at once, after);
+        // with one it loads what the first left.
+        const loads = cfg.locking ? [xo.k0] : this.mode === 'concurrent' ? [s0, xo.k0] : [s0];
+        for (const loaded of loads) {
+          if (!matches(responses[y]!.observation, loaded)) continue;
+          for (const yo of commitOutcomes(cfg, xo.k0, loaded, intentOf(loaded, ops[y]!), m.now)) {
+            const requests = [];
+            requests[x] = { status: xo.status, cookie: xo.cookie, created: xo.created };
+            requests[y] = { status: yo.status, cookie: yo.cookie, created: yo.created };
+            const expiries = [xo.k0Expiry, yo.k0Expiry];
+            const k0Expiry: Expiry = expiries.includes('exact') ? 'exact' : expiries.includes('maybe') ? 'maybe' : 'same';
+            candidates.push({ requests, k0: yo.k0, k0Expiry, note: `${'AB'[x]} then ${'AB'[y]}: ${xo.note}; ${yo.note}` });
+          }
+        }
+      }
+    }
+    if (candidates.length === 0) {
+      throw new InvariantViolation('no acknowledged write lost (both requests load the stored session)',
+        `${what}: loads do not fit any order. before ${attrsToString(before.data)}; ${responses.map((r, i) => `${'AB'[i]} ${describeResponse(r)}`).join('; ')}`);
+    }
+    const k0 = await h.inspect(before.key);
+    const created = await createdItems(h, oldCookie, responses);
+    assertHttpShape(h, responses);
+    matchCandidates(cfg, m.now, what, before, oldCookie, candidates, { responses, k0, created });
+    assertNoLease(what, m.now, [k0, ...created]);
+    // The browser applies Set-Cookie in the order the responses arrive.
+    let cookieAfter = oldCookie;
+    for (const i of finished) {
+      const set = responses[i]!.setCookie;
+      if (set !== undefined) cookieAfter = set ?? undefined;
+    }
+    await adopt(m, h, oldCookie, before, k0, cookieAfter);
+    assertActiveUserKept(m, what, before, responses);
+  }
+
+  toString(): string {
+    return `overlap(${this.mode}) A ${opsToString(this.opsA)} B ${opsToString(this.opsB)}${this.mode === 'concurrent' && this.scheduler ? ` ${String(this.scheduler)}` : ''}`;
+  }
+}
+
+/** Time passes (the manager's injected clock). */
+class ClockCommand implements ModelCommand {
+  constructor(readonly ms: number) {}
+
+  check(): boolean {
+    return true;
+  }
+
+  async run(m: Model, h: Harness): Promise<void> {
+    m.now += this.ms;
+    h.clock.now = m.now;
+    settle(m);
+  }
+
+  toString(): string {
+    return `clock +${this.ms}ms`;
+  }
+}
+
+/** Time passes up to a millisecond around the session's deadline, where an off-by-one in expiry shows. */
+class DeadlineCommand implements ModelCommand {
+  constructor(readonly offsetMs: -1 | 0 | 1) {}
+
+  check(m: Readonly<Model>): boolean {
+    return m.item !== undefined;
+  }
+
+  async run(m: Model, h: Harness): Promise<void> {
+    const item = m.item;
+    if (!item) return;
+    const deadline = Math.min(item.expiresAt, item.absoluteExpiresAt ?? Infinity) * 1000;
+    m.now = Math.max(m.now, deadline + this.offsetMs);
+    h.clock.now = m.now;
+    settle(m);
+  }
+
+  toString(): string {
+    return `clock to the deadline ${this.offsetMs >= 0 ? '+' : ''}${this.offsetMs}ms`;
+  }
+}
+
+/** Another client replays the cookie of a session that ended: it must get a fresh session, never the old data or id. */
+class ReplayRetiredCommand implements ModelCommand {
+  constructor(readonly index: number, readonly ops: readonly Op[]) {}
+
+  check(m: Readonly<Model>): boolean {
+    return m.retired.length > 0;
+  }
+
+  async run(m: Model, h: Harness): Promise<void> {
+    settle(m);
+    const retired = m.retired[this.index % m.retired.length]!;
+    const what = `replay of the ${retired.reason} session's cookie ${retired.cookie.slice(0, 8)}… with ${opsToString(this.ops)}`;
+    h.faults.arm({});
+    const pending = h.driver.begin(retired.cookie, this.ops);
+    pending.release();
+    const res = await pending.done;
+    h.faults.report();
+    checkObservation(what, res.observation, undefined, retired.cookie);
+    const intent = intentOf(undefined, this.ops);
+    const stored = intent.final.size > 0;
+    const ok = res.status === 200 && (stored ? typeof res.setCookie === 'string' && idOf(res.setCookie) !== idOf(retired.cookie) : res.setCookie === undefined);
+    if (!ok) throw new InvariantViolation('an ended session\'s cookie starts a fresh session', `${what}: ${describeResponse(res)}`);
+    const item = await h.inspect(keyOf(retired.cookie));
+    if (item && (retired.reason !== 'expired' || isLive(item, m.now))) {
+      throw new InvariantViolation('a destroyed or expired session is never readable again', `${what}: its item is back: ${describeItem(item)}`);
+    }
+    assertHttpShape(h, [res]);
+  }
+
+  toString(): string {
+    return `replay retired #${this.index} ${opsToString(this.ops)}`;
+  }
+}
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** A cookie with one character changed: a fresh session, and not one store call. */
+class TamperCommand implements ModelCommand {
+  constructor(readonly position: number, readonly shift: number) {}
+
+  check(m: Readonly<Model>): boolean {
+    return m.cookie !== undefined;
+  }
+
+  async run(m: Model, h: Harness): Promise<void> {
+    settle(m);
+    const cookie = m.cookie!;
+    const at = this.position % cookie.length;
+    const old = cookie[at]!;
+    const index = BASE64URL.indexOf(old);
+    // Always a different character (a "flip" to the same one would not tamper at all).
+    const replacement = index < 0 ? 'A' : BASE64URL[(index + 1 + (this.shift % 63)) % 64]!;
+    const tampered = cookie.slice(0, at) + replacement + cookie.slice(at + 1);
+    const what = `tampered cookie (char ${at} ${old}→${replacement})`;
+    h.faults.arm({});
+    const pending = h.driver.begin(tampered, []);
+    pending.release();
+    const res = await pending.done;
+    const faults = h.faults.report();
+    checkObservation(what, res.observation, undefined, tampered);
+    if (res.status !== 200 || res.setCookie !== undefined) throw new InvariantViolation('a tampered cookie yields a fresh session', `${what}: ${describeResponse(res)}`);
+    if (faults.calls > 0) throw new InvariantViolation('a badly signed id costs zero store calls', `${what}: ${faults.calls} store call(s)`);
+  }
+
+  toString(): string {
+    return `tamper cookie @${this.position}+${this.shift}`;
+  }
+}
+
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+const RESERVED = new Set(['id', 'isNew', 'regenerate', 'destroy', 'touch', 'setMaxInactiveInterval', 'maxInactiveInterval', 'setPrincipal', 'principal']);
+
+/** Nesting depth of arrays and objects (a scalar is 0), the keys it uses, and whether every number is finite. */
+function shape(value: unknown): { depth: number; keys: Set<string>; finite: boolean } {
+  const keys = new Set<string>();
+  let finite = true;
+  let depth = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) finite = false;
+    if (v === null || typeof v !== 'object') continue;
+    depth = Math.max(depth, d);
+    for (const [k, child] of Object.entries(v)) {
+      if (!Array.isArray(v)) keys.add(k);
+      stack.push([child, d + 1]);
+    }
+  }
+  return { depth, keys, finite };
+}
+
+/**
+ * The client chooses an attribute name and a JSON value, which the app stores
+ * as given (HTTP drivers). Never a 500: the library refuses what it cannot
+ * store with a 4xx and stores the rest exactly.
+ */
+class ClientInputCommand implements ModelCommand {
+  constructor(readonly name: string, readonly valueText: string) {}
+
+  check(): boolean {
+    return true;
+  }
+
+  async run(m: Model, h: Harness): Promise<void> {
+    settle(m);
+    const value = JSON.parse(this.valueText) as unknown;
+    const { depth, keys, finite } = shape(value);
+    const badName = FORBIDDEN.has(this.name) || RESERVED.has(this.name);
+    const mustRefuse = badName || [...keys].some((k) => FORBIDDEN.has(k)) || depth > 70 || !finite;
+    // Short names and small values every store keeps; anything bigger may be stored or refused with 413.
+    const ordinary = !mustRefuse && /^[A-Za-z][A-Za-z0-9_]{0,30}$/.test(this.name) && depth <= 60 && this.valueText.length <= 100_000;
+    const what = `client input ${this.toString()}`;
+    const before = m.item;
+    const oldCookie = m.cookie;
+    h.faults.arm({});
+    const res = await h.driver.clientInput!(oldCookie, this.name, this.valueText);
+    h.faults.report();
+    assertHttpShape(h, [res]);
+    if (res.status >= 500) throw new InvariantViolation('no 500 for client input', `${what}: ${describeResponse(res)}`);
+    if (res.status === 200 && mustRefuse) throw new InvariantViolation('values JSON cannot keep and forbidden names are refused (4xx)', `${what}: answered 200`);
+    if (res.status !== 200 && ordinary) throw new InvariantViolation('ordinary client data is stored', `${what}: ${describeResponse(res)}`);
+    if (res.status !== 200) {
+      const k0 = before && (await h.inspect(before.key));
+      if (before && (!k0 || !sameAttrs(k0.data, before.data))) {
+        throw new InvariantViolation('a refused request stores nothing', `${what}: ${describeResponse(res)}; stored now ${describeItem(k0)}, before ${attrsToString(before.data)}`);
+      }
+      // The handler's refusal still lets the commit touch the session (same id); it never starts another.
+      if (res.setCookie === null || (typeof res.setCookie === 'string' && (oldCookie === undefined || idOf(res.setCookie) !== idOf(oldCookie)))) {
+        throw new InvariantViolation('a refused request keeps the session it had', `${what}: ${describeResponse(res)}`);
+      }
+      if (k0) await adopt(m, h, oldCookie, before, k0, res.setCookie ?? oldCookie);
+      return;
+    }
+    // Stored: exactly what a handler setting the attribute to the value must do.
+    await verifyOne(m, h, what, before, oldCookie, [{ kind: 'set', name: this.name, value: value as JsonValue }], { ...res, observation: undefined }, { injected: 0, calls: 0, loadFaulted: false });
+  }
+
+  toString(): string {
+    const name = this.name.length > 40 ? `${JSON.stringify(this.name.slice(0, 20))}…(${this.name.length} chars)` : JSON.stringify(this.name);
+    const value = this.valueText.length > 60 ? `${this.valueText.slice(0, 40)}…(${this.valueText.length} chars)` : this.valueText;
+    return `client input ${name}=${value}`;
+  }
+}
+
+// ---------------------------------------------------------------- arbitraries
+
+const nameArb = fc.constantFrom('a', 'b', 'cart');
+const LONG_TEXT = 'sku-0001 qty 1 price 9.99 | '.repeat(12);
+export const valueArb: fc.Arbitrary<JsonValue> = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 0, max: 3 }) },
+  fc.constantFrom<JsonValue>('x', 'y', 'ünï ✓', '', null, true),
+  fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 3 }),
+  fc.record({ n: fc.integer({ min: 0, max: 2 }) }),
+  // Longer than a small compressThreshold: stored compressed, with a marker byte.
+  fc.constant(LONG_TEXT),
+);
+
+function opArb(withMeta: boolean): fc.Arbitrary<Op> {
+  const ops: Array<fc.WeightedArbitrary<Op>> = [
+    { weight: 8, arbitrary: fc.record({ kind: fc.constant('set' as const), name: nameArb, value: valueArb }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('delete' as const), name: nameArb }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'regenerate' as const }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'destroy' as const }) },
+    { weight: 2, arbitrary: fc.constant({ kind: 'touch' as const }) },
+  ];
+  if (withMeta) {
+    ops.push(
+      // Short intervals, below touchAfter, are where touch throttling must scale down.
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('setMaxInactiveInterval' as const), seconds: fc.constantFrom(1, 2, 3, 4, 5, 8, 40) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('setPrincipal' as const), principal: fc.constantFrom<string | null>('alice', 'bob', null) }) },
+    );
+  }
+  return fc.oneof(...ops);
+}
+
+export const opsArb = (withMeta = true): fc.Arbitrary<Op[]> => fc.array(opArb(withMeta), { maxLength: 3 });
+
+export const memoryFaultPlanArb: fc.Arbitrary<FaultPlan> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant<FaultPlan>({ store: [] }) },
+  {
+    weight: 2,
+    arbitrary: fc.array(fc.option(fc.constantFrom(...STORE_FAULTS), { nil: undefined, freq: 2 }), { minLength: 1, maxLength: 4 })
+      .map((store): FaultPlan => ({ store })),
+  },
+);
+
+const clockArb = fc.oneof(
+  { weight: 2, arbitrary: fc.integer({ min: 1, max: 900 }) },
+  { weight: 2, arbitrary: fc.integer({ min: 1000, max: 6000 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 6000, max: 50_000 }) },
+  // Whole seconds: lands exactly on expiry deadlines, where an off-by-one would show.
+  { weight: 3, arbitrary: fc.integer({ min: 1, max: 12 }).map((s) => s * 1000) },
+  { weight: 1, arbitrary: fc.integer({ min: 13, max: 50 }).map((s) => s * 1000) },
+);
+/** Mostly none; sometimes the request is slow enough to cross a deadline between its load and its commit. */
+const slowArb = fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: clockArb });
+
+/** Text gzip cannot shrink much, the same for the same length (so a replayed run sends the same bytes). */
+function incompressibleText(length: number): string {
+  let state = length >>> 0;
+  let text = '';
+  while (text.length < length) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    text += BASE64URL[state >>> 26];
+  }
+  return text;
+}
+
+/** A JSON text a client might send: ordinary, hostile (prototype keys, deep nesting, 1e400, megabytes) or odd. */
+const clientJsonArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 4, arbitrary: fc.json({ maxDepth: 3 }) },
+  fc.constantFrom('{"__proto__":{"polluted":1}}', '{"a":{"constructor":{"prototype":1}}}', '1e400', '[-1e999]', '{"toString":null}', '"\\u0000"'),
+  fc.integer({ min: 60, max: 3200 }).map((depth) => `${'['.repeat(depth)}${']'.repeat(depth)}`),
+  // Over the item limit even compressed, or over maxSessionBytes: a 413, never a 500.
+  fc.integer({ min: 300_000, max: 1_200_000 }).map((length) => JSON.stringify(incompressibleText(length))),
+);
+const clientNameArb: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom('a', 'item', '__proto__', 'constructor', 'prototype', 'id', 'isNew', 'destroy', 'toString', 'hasOwnProperty', '', ' ', 'a.b', '#k', ':v'),
+  fc.string({ maxLength: 12 }),
+  // Longer than DynamoDB's 64 KB attribute names.
+  fc.constantFrom('n'.repeat(65_536)),
+);
+
+export interface CommandSet {
+  readonly faults: fc.Arbitrary<FaultPlan>;
+  readonly requests?: boolean;
+  readonly meta?: boolean;
+  readonly overlaps?: boolean;
+  readonly clientInput?: boolean;
+  readonly maxCommands: number;
+}
+
+export function commandsArb(set: CommandSet): fc.Arbitrary<Iterable<ModelCommand>> {
+  const arbs: Array<fc.Arbitrary<ModelCommand>> = [];
+  if (set.requests !== false) {
+    const request = fc.tuple(opsArb(set.meta !== false), set.faults, slowArb).map(([ops, faults, slow]) => new RequestCommand(ops, faults, slow));
+    arbs.push(request, request, request);
+    arbs.push(fc.tuple(fc.nat(), opsArb(false)).map(([i, ops]) => new ReplayRetiredCommand(i, ops)));
+    arbs.push(fc.tuple(fc.nat(200), fc.nat(62)).map(([p, s]) => new TamperCommand(p, s)));
+  }
+  arbs.push(clockArb.map((ms) => new ClockCommand(ms)));
+  arbs.push(fc.constantFrom<-1 | 0 | 1>(-1, 0, 1).map((offset) => new DeadlineCommand(offset)));
+  if (set.overlaps) {
+    // A write to start from, so the overlaps have a stored session to share.
+    arbs.push(fc.tuple(opsArb(false), set.faults).map(([ops, faults]) => new RequestCommand([{ kind: 'set', name: 'a', value: 0 }, ...ops], faults)));
+    const overlap = fc.tuple(opsArb(false), opsArb(false), fc.constantFrom<OverlapMode>('A first', 'B first', 'concurrent'), fc.scheduler())
+      .map(([a, b, mode, scheduler]) => new OverlapCommand(a, b, mode, scheduler));
+    arbs.push(overlap, overlap, overlap);
+  }
+  if (set.clientInput) arbs.push(fc.tuple(clientNameArb, clientJsonArb).map(([n, v]) => new ClientInputCommand(n, v)));
+  // FC_REPLAY_PATH: the /*replayPath="..."*/ of a reported counterexample, so FC_SEED + FC_PATH replay its exact commands.
+  const replayPath = process.env['FC_REPLAY_PATH'];
+  return fc.commands(arbs, { maxCommands: set.maxCommands, size: 'max', ...(replayPath && { replayPath }) });
+}
+
+/** Options to vary; touchAfter stays at most half the idle timeout (see minExpiresAt). */
+export function configArb(overrides: Partial<{ [K in keyof ModelConfig]: fc.Arbitrary<ModelConfig[K]> }> = {}): fc.Arbitrary<ModelConfig> {
+  return fc.record({
+    onConflict: overrides.onConflict ?? fc.constantFrom<ModelConfig['onConflict']>('last-write-wins', 'reject', 'merge'),
+    locking: overrides.locking ?? fc.boolean(),
+    onStoreError: overrides.onStoreError ?? fc.constantFrom<ModelConfig['onStoreError']>('fail', 'continue-without-session'),
+    maxInactiveInterval: overrides.maxInactiveInterval ?? fc.constantFrom(6, 20, 1800),
+    touchAfterShare: fc.constantFrom(0, 0.25, 0.5, 0.5),
+    absoluteTimeout: overrides.absoluteTimeout ?? fc.constantFrom<number | undefined>(undefined, 15, 45),
+    compressThreshold: overrides.compressThreshold ?? fc.constantFrom(4096, 16),
+    compression: overrides.compression ?? fc.constantFrom<ModelConfig['compression']>('gzip', 'brotli'),
+  }).map(({ touchAfterShare, ...rest }) => ({ ...rest, touchAfter: Math.floor(rest.maxInactiveInterval * touchAfterShare) }));
+}
+
+// ---------------------------------------------------------------- running
+
+/** Runs, seed and path from the environment: FC_RUNS raises the count, FC_SEED/FC_PATH replay a failure. */
+export function runParameters(defaultRuns: number): fc.Parameters<[ModelConfig, Iterable<ModelCommand>]> {
+  const runs = Number(process.env['FC_RUNS']);
+  const seed = Number(process.env['FC_SEED']);
+  return {
+    numRuns: Number.isInteger(runs) && runs > 0 ? runs : defaultRuns,
+    ...(Number.isInteger(seed) && { seed }),
+    ...(process.env['FC_PATH'] && { path: process.env['FC_PATH'] }),
+    // The invariant's message belongs in the report jest prints, next to the seed, path and shrunk commands.
+    includeErrorInReport: true,
+    endOnFailure: process.env['FC_SHRINK'] === '0',
+  };
+}
+
+/** A jest timeout for a property: generous for the default runs, and growing with FC_RUNS. */
+export function timeoutFor(defaultRuns: number, msPerRun: number): number {
+  const runs = Number(process.env['FC_RUNS']);
+  return Math.max(120_000, (Number.isInteger(runs) && runs > 0 ? runs : defaultRuns) * msPerRun * 3);
+}
+
+/** The model-based property: random options, random command sequences, one fresh harness per run. */
+export async function assertModel(
+  configs: fc.Arbitrary<ModelConfig>,
+  set: CommandSet,
+  makeHarness: (cfg: ModelConfig) => Promise<Harness>,
+  defaultRuns: number,
+): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(configs, commandsArb(set), async (cfg, cmds) => {
+      const harness = await makeHarness(cfg);
+      try {
+        await fc.asyncModelRun(() => ({
+          model: { cfg, now: harness.clock.now, cookie: undefined, item: undefined, retired: [] } satisfies Model,
+          real: harness,
+        }), cmds);
+      } finally {
+        await harness.close();
+      }
+    }),
+    runParameters(defaultRuns),
+  );
+}
