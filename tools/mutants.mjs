@@ -15,7 +15,9 @@ import { mutants } from './mutants.list.mjs';
 
 const root = join(dirname(new URL(import.meta.url).pathname), '..');
 const only = process.argv[2];
-const chosen = mutants.filter((m) => !only || m.id.includes(only));
+// MUTANT_SPECS=<pattern> runs only those specs against every chosen mutant (e.g. to show what the model-based suite alone catches).
+const override = process.env.MUTANT_SPECS ? process.env.MUTANT_SPECS.split(',') : undefined;
+const chosen = mutants.filter((m) => !only || m.id.includes(only)).map((m) => (override ? { ...m, specs: override } : m));
 
 const scratch = mkdtempSync(join(tmpdir(), 'mutants-'));
 for (const file of execFileSync('git', ['ls-files'], { cwd: root, encoding: 'utf8' }).split('\n').filter(Boolean)) {
@@ -44,11 +46,12 @@ for (const mutant of chosen) {
   }
   writeFileSync(path, original.slice(0, at) + mutant.replace + original.slice(at + mutant.find.length));
   const started = Date.now();
-  const run = spawnSync('npx', ['jest', '--silent', '--bail', ...mutant.specs], { cwd: scratch, encoding: 'utf8', env: { ...process.env, FC_RUNS: process.env.FC_RUNS ?? '' } });
+  const run = spawnSync('npx', ['jest', '--bail', ...mutant.specs], { cwd: scratch, encoding: 'utf8' });
   writeFileSync(path, original);
   const output = `${run.stdout}\n${run.stderr}`;
   const failed = /Tests:.*\d+ failed/.test(output) || /Test Suites:.*\d+ failed/.test(output);
-  const seed = /seed: (-?\d+)/.exec(output)?.[1];
+  const seed = /seed[:=]? ?(-?\d+)/i.exec(output)?.[1];
+  if (failed && process.env.MUTANT_LOG) writeFileSync(`${process.env.MUTANT_LOG}/${mutant.id.replace(/\//g, '_')}.log`, output);
   results.push({ ...mutant, outcome: failed ? 'killed' : run.status === 0 ? 'SURVIVED' : `error (exit ${run.status})`, seconds: Math.round((Date.now() - started) / 1000), seed });
   console.log(`${failed ? 'killed  ' : 'SURVIVED'} ${mutant.id} (${Math.round((Date.now() - started) / 1000)} s)${seed ? ` seed ${seed}` : ''}`);
 }
