@@ -8,4 +8,7 @@ export type { Logger } from './core/logger';
 export type { SessionEventMap, SessionEventName } from './core/events';
 export type { Serializer } from './core/serializer';
 export * from './core/errors';
+export { SessionStore } from './core/session-store';
+export type { NewSession, SessionTimes, SessionUpdate, StoredSession, StoredValue } from './core/session-store';
+export { MemoryStore } from './core/memory-store';
 export * from './store';

@@ -4,7 +4,7 @@ import { FORBIDDEN_KEYS, Serializer } from './serializer';
 import { attributesOf, RESERVED_NAMES, Session } from './session';
 import { Encoded, encodedSize, fingerprint, fromStoredValue, isBelowThreshold, toStoredValue } from './stored-value';
 import type { Compression } from './stored-value';
-import type { StoredValue } from '../store/session-store';
+import type { StoredValue } from './session-store';
 
 /** Longest attribute name, in UTF-8 bytes: names are keys, not data (DynamoDB would refuse past 64 KB, with a 500). */
 const MAX_NAME_BYTES = 1024;

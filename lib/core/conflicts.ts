@@ -1,7 +1,7 @@
 import { SessionConflictError } from './errors';
 import type { MergeFunction } from './options';
 import { CodecSettings, decodeValue } from './attribute-codec';
-import { sameStoredValue, StoredSession, StoredValue } from '../store/session-store';
+import { sameStoredValue, StoredSession, StoredValue } from './session-store';
 
 /** Attributes whose stored value is no longer what this request expected. */
 export function conflictingAttributes(expected: ReadonlyMap<string, StoredValue | null>, current: StoredSession): string[] {

@@ -2,7 +2,7 @@ import { CodecSettings, toStored } from './attribute-codec';
 import type { MergedAttribute } from './conflicts';
 import type { Session } from './session';
 import { Encoded, fingerprint, storedSize } from './stored-value';
-import type { StoredSession, StoredValue } from '../store/session-store';
+import type { StoredSession, StoredValue } from './session-store';
 
 /** The stored item behind the session, as of the last load or commit: what the next commit diffs against. */
 export interface Baseline {

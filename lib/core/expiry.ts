@@ -1,4 +1,4 @@
-import type { SessionTimes } from '../store/session-store';
+import type { SessionTimes } from './session-store';
 
 /** Epoch seconds: the idle deadline, never past the absolute one (so TTL removes the item at either). */
 export function idleDeadline(now: number, maxInactiveInterval: number, absoluteExpiresAt: number | undefined): number {

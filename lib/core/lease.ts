@@ -4,7 +4,7 @@ import { jitteredDelay, sleep } from './backoff';
 import { SessionLockTimeoutError } from './errors';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
-import type { SessionStore, StoredSession } from '../store/session-store';
+import type { SessionStore, StoredSession } from './session-store';
 
 export interface LeaseSettings {
   readonly lockExpiration: number;

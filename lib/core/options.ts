@@ -1,5 +1,5 @@
 import type { Compression } from './stored-value';
-import type { SessionStore } from '../store/session-store';
+import type { SessionStore } from './session-store';
 import type { StatsD } from 'hot-shots';
 import type { Logger } from './logger';
 import type { Metrics, StatsdOptions } from './metrics';

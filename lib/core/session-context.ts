@@ -16,7 +16,7 @@ import { moveSession, NewItem, RetiredItem } from './session-move';
 import { SIGNED_LENGTH } from './signer';
 import { writeReason } from './write-reason';
 import { Encoded, fingerprint } from './stored-value';
-import type { StoredSession, StoredValue } from '../store/session-store';
+import type { StoredSession, StoredValue } from './session-store';
 import type { CommitResult, RequestInfo, SessionRuntime } from './request-types';
 
 export type { CommitResult, RequestInfo, SessionRuntime } from './request-types';

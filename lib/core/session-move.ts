@@ -10,7 +10,7 @@ import type { OnConflict } from './options';
 import { FORBIDDEN_KEYS } from './serializer';
 import { RESERVED_NAMES, Session } from './session';
 import { Encoded, fingerprint } from './stored-value';
-import { NewSession, sameStoredValue, SessionStore, StoredValue } from '../store/session-store';
+import { NewSession, sameStoredValue, SessionStore, StoredValue } from './session-store';
 
 /** The item regenerate() moves away from, as this request last saw it. */
 export interface RetiredItem {

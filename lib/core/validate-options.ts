@@ -1,5 +1,5 @@
-import { MemoryStore } from '../store/memory-store';
-import { SessionStore } from '../store/session-store';
+import { MemoryStore } from './memory-store';
+import { SessionStore } from './session-store';
 import { SessionConfigError } from './errors';
 import { defaultLogger, Logger } from './logger';
 import {

@@ -6,7 +6,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SessionStoreError } from '../../core/errors';
 import { defaultLogger, Logger } from '../../core/logger';
 import type { Serializer } from '../../core/serializer';
-import { DestroyOutcome, LockOutcome, NewSession, PrincipalSession, sameStoredValue, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../session-store';
+import { DestroyOutcome, LockOutcome, NewSession, PrincipalSession, sameStoredValue, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../../core/session-store';
 import { trackAttempts } from './attempt-tracking';
 import { ATTR } from './item-attributes';
 import { toStoredSession } from './item-codec';

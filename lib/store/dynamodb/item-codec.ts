@@ -1,5 +1,5 @@
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
-import type { StoredSession, StoredValue } from '../session-store';
+import type { StoredSession, StoredValue } from '../../core/session-store';
 import { ATTR } from './item-attributes';
 
 type Item = Record<string, NativeAttributeValue>;

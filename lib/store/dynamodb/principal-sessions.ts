@@ -1,7 +1,7 @@
 import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { jitteredDelay, sleep } from '../../core/backoff';
 import { SessionStoreUnavailableError } from '../../core/errors';
-import type { PrincipalSession } from '../session-store';
+import type { PrincipalSession } from '../../core/session-store';
 import { ATTR, PRINCIPAL_INDEX } from './item-attributes';
 import { Item, SessionTables, StoreIo, unlessMissing } from './store-io';
 

@@ -1,6 +1,6 @@
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { DestroyOutcome } from '../session-store';
+import type { DestroyOutcome } from '../../core/session-store';
 import { ATTR } from './item-attributes';
 import { toStoredSession } from './item-codec';
 import { isConditionFailure, mayHaveApplied } from './store-errors';

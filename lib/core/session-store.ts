@@ -1,4 +1,4 @@
-import type { Serializer } from '../core/serializer';
+import type { Serializer } from './serializer';
 
 /** An attribute value as stored: serializer text, or bytes with a format marker (see core/stored-value). */
 export type StoredValue = string | Uint8Array;

@@ -1,4 +1,4 @@
-import type { Serializer } from '../core/serializer';
+import type { Serializer } from './serializer';
 import {
   DestroyOutcome, LockOutcome, NewSession, PrincipalSession, sameStoredValue, SessionStore, SessionUpdate, StoredSession, StoredValue, UpdateOutcome,
 } from './session-store';
