@@ -4,7 +4,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { keyOf } from '../support/cookies';
 import { getItem, localClient, storeOnNewTable, tableForSuite, dropTable } from '../support/dynamodb';
 import { storeBehindProxy } from '../support/fault-proxy';
-import { testManager } from '../support/manager';
+import { loginRace, testManager } from '../support/manager';
 import { quietLogger } from '../support/quiet-logger';
 import { SessionConflictError, SessionSerializationError, SessionStoreUnavailableError, SessionTooLargeError } from '../../lib';
 
@@ -19,13 +19,8 @@ describe('rare paths on DynamoDB Local', () => {
   describe('regenerate() racing an acknowledged write', () => {
     it('last-write-wins carries the cart to the new id and deletes the old item', async () => {
       const t = testManager({}, suite.store);
-      await t.run((s) => void (s['visits'] = 1));
+      const login = await loginRace(t);
       const oldKey = keyOf(t.cookie()!);
-      const login = t.request();
-      const s = await login.load();
-      await t.run((ajax) => void (ajax['cart'] = ['book']));
-      s.regenerate();
-      s['user'] = 'ada';
       const cookie = issuedCookie((await login.commit()).headers);
       const moved = await getItem(suite.tableName, keyOf(cookie));
       expect(moved!['data']).toEqual({ visits: '1', cart: '["book"]', user: '"ada"' });
@@ -34,13 +29,8 @@ describe('rare paths on DynamoDB Local', () => {
 
     it("'reject' answers 409 and leaves the old session, cart included, as the only item", async () => {
       const t = testManager({ onConflict: 'reject' }, suite.store);
-      await t.run((s) => void (s['visits'] = 1));
+      const login = await loginRace(t);
       const oldKey = keyOf(t.cookie()!);
-      const login = t.request();
-      const s = await login.load();
-      await t.run((ajax) => void (ajax['cart'] = ['book']));
-      s.regenerate();
-      s['user'] = 'ada';
       const error = await login.commit().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(SessionConflictError);
       expect((error as SessionConflictError).status).toBe(409);

@@ -1,11 +1,11 @@
 import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { keyOf } from '../support/cookies';
 import { quietLogger } from '../support/quiet-logger';
-import { testManager } from '../support/manager';
+import { loginRace, testManager } from '../support/manager';
 import {
   MemoryStore, SessionConflictError, SessionSerializationError, SessionStoreUnavailableError, SessionTooLargeError, StoredSession,
 } from '../../lib';
-import type { LockOutcome } from '../../lib/store/session-store';
+import type { LockOutcome } from '../../lib/core/session-store';
 
 /** A MemoryStore whose reads can be switched off, as during an outage. */
 class OutageStore extends MemoryStore {
@@ -38,15 +38,8 @@ function markered(marker: number, body: Buffer): Uint8Array {
 describe('regenerate() racing a concurrent write (the login/AJAX race)', () => {
   async function race(options: Parameters<typeof testManager>[0]) {
     const t = testManager(options);
-    await t.run((s) => void (s['visits'] = 1));
-    const oldKey = keyOf(t.cookie()!);
-    const login = t.request();
-    const s = await login.load();
-    // The AJAX request on the same cookie stores the cart and is answered 2xx.
-    await t.run((ajax) => void (ajax['cart'] = ['book']));
-    s.regenerate();
-    s['user'] = 'ada';
-    return { t, login, oldKey };
+    const login = await loginRace(t);
+    return { t, login, oldKey: keyOf(t.cookie()!) };
   }
 
   it("last-write-wins: the cart stored meanwhile is carried to the new id, and the old item is gone", async () => {

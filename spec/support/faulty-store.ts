@@ -2,7 +2,7 @@ import { SessionStore, SessionStoreUnavailableError, TableNotFoundError } from '
 import type { Serializer } from '../../lib';
 import type {
   DestroyOutcome, LockOutcome, NewSession, PrincipalSession, SessionUpdate, StoredSession, UpdateOutcome,
-} from '../../lib/store/session-store';
+} from '../../lib/core/session-store';
 
 /**
  * What one store call meets:

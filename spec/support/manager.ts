@@ -23,3 +23,18 @@ export function testManager(options: Partial<SessionOptions> = {}, store: Sessio
   }
   return { manager, store, clock, request, run, cookie: () => cookie, setCookie: (v: string | undefined) => (cookie = v) };
 }
+
+/**
+ * The login/AJAX race: a login request loads the session, an AJAX request on
+ * the same cookie stores `cart = ['book']` and is acknowledged, then the login
+ * calls regenerate() and sets `user`. Returns the login's context, still to commit.
+ */
+export async function loginRace(t: ReturnType<typeof testManager>) {
+  await t.run((s) => void (s['visits'] = 1));
+  const login = t.request();
+  const s = await login.load();
+  await t.run((ajax) => void (ajax['cart'] = ['book']));
+  s.regenerate();
+  s['user'] = 'ada';
+  return login;
+}
