@@ -26,7 +26,7 @@ export const mutants = [
   { id: 'core/regenerate-half-item-kept', file: 'lib/core/session-move.ts', find: '    await item.discard();\n', replace: '', specs: FAST, why: 'a refused move leaves an orphan item' },
   // --- lib/core: attribute data
   { id: 'core/forbidden-keys-kept-on-load', file: 'lib/core/attribute-codec.ts', find: '    if (FORBIDDEN_KEYS.has(name)) continue;\n', replace: '', specs: FAST, why: 'a stored "constructor" attribute reaches the session object' },
-  { id: 'core/no-inflate-budget', file: 'lib/core/attribute-codec.ts', find: 'await inflate(value, name, budget)', replace: 'await inflate(value, name, Number.MAX_SAFE_INTEGER)', specs: FAST, why: 'a stored bomb inflates without bound' },
+  { id: 'core/no-inflate-budget', file: 'lib/core/attribute-codec.ts', find: 'await inflate(value, name, Math.min(budget, settings.maxSessionBytes))', replace: 'await inflate(value, name, Number.MAX_SAFE_INTEGER)', specs: FAST, why: 'a stored bomb inflates without bound' },
   { id: 'core/no-max-session-bytes', file: 'lib/core/attribute-codec.ts', find: '  if (bound <= settings.maxSessionBytes) return encoded;', replace: '  return encoded;', specs: FAST, why: 'a 20 MB compressible value is stored' },
   { id: 'core/no-reserved-name-check', file: 'lib/core/attribute-codec.ts', find: '    if (FORBIDDEN_KEYS.has(name) || RESERVED_NAMES.has(name)) {', replace: '    if (false) {', specs: FAST, why: 'attributes named constructor/destroy are stored' },
   { id: 'core/decode-errors-untyped', file: 'lib/core/attribute-codec.ts', find: '    if (error instanceof SessionError) throw error;\n', replace: '    throw error;\n', specs: FAST, why: 'a serializer failure escapes as a bare error' },
