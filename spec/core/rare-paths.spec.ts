@@ -383,4 +383,30 @@ describe('found by the independent review', () => {
     await expect(slow.commit()).resolves.toBeDefined();
     expect((t.store as MemoryStore).size).toBe(1);
   });
+
+  it('a stored item past its absolute deadline is not served, even when its idle deadline is later (an item another writer stored)', async () => {
+    const t = testManager({ absoluteTimeout: 600 });
+    await t.run((s) => void (s['a'] = 1));
+    const key = keyOf(t.cookie()!);
+    const stored = (await t.store.get(key))!;
+    await t.store.destroy(key);
+    const nowSeconds = Math.floor(t.clock.now / 1000);
+    await t.store.create(key, { ...stored, expiresAt: nowSeconds + 3600, absoluteExpiresAt: nowSeconds - 1 });
+    await t.run((s) => expect(s.isNew).toBe(true));
+  });
+
+  it("a custom serializer's own decode failure reaches the app typed (500), not as a bare error", async () => {
+    const serializer = {
+      encode: (value: unknown) => JSON.stringify(value),
+      decode: (): unknown => {
+        throw new TypeError('unexpected token');
+      },
+    };
+    const t = testManager({}, new MemoryStore({ serializer }));
+    await t.run((s) => void (s['a'] = 1));
+    const error = await t.request().load().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionSerializationError);
+    expect((error as SessionSerializationError).status).toBe(500);
+    expect((error as Error).message).toMatch(/attribute a cannot be stored: the serializer could not decode it \(TypeError\)/);
+  });
 });
