@@ -136,8 +136,17 @@ describe.each(APP_KINDS)('%s: DynamoDB faults (fault-injecting proxy in front of
       const write = await client.post('/set/b/2');
       expect(write.status).toBe(503);
       expect(write.headers.getSetCookie()).toEqual([]);
+      // A logout or a login cannot be made without the read either: 503, never a 2xx for a session that stays valid.
+      for (const path of ['/logout', '/login/ada']) {
+        const change = await client.post(path);
+        expect(change.status).toBe(503);
+        expect(change.headers.get('retry-after')).toMatch(/^\d+$/);
+        expect(change.headers.getSetCookie()).toEqual([]);
+      }
       proxy.set({});
       expect((await getItem(tableName, keyOf(cookie)))?.['data']).toEqual({ a: '"1"' });
+      const after = await fetch(`${lenient.url}/read`, { headers: { cookie: `sid=${cookie}` } });
+      expect(await after.json()).toEqual({ isNew: false, data: { a: '1' } });
     } finally {
       await lenient.close();
     }
