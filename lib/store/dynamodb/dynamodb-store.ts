@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SessionStoreError } from '../../core/errors';
 import { defaultLogger, Logger } from '../../core/logger';
@@ -14,7 +13,7 @@ import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
 import { destroyByPrincipal, findByPrincipal } from './principal-sessions';
 import { ResolvedStoreOptions, resolveStoreOptions } from './resolve-options';
 import { destroySession } from './session-deletes';
-import { isConditionFailure, mayHaveApplied, toStoreError } from './store-errors';
+import { isConditionFailure, itemOfConditionFailure, mayHaveApplied, toStoreError } from './store-errors';
 import { Item, SendOptions, SessionTables, StoreIo, TableRef, unlessMissing } from './store-io';
 import { SharedDeadlines } from './deadlines';
 import { ensureTable } from './table-bootstrap';
@@ -229,7 +228,7 @@ export class DynamoDbStore extends SessionStore {
    * original is gone, a destroy ran meanwhile, and the copy is removed again.
    */
   private async moveForward(key: string): Promise<boolean> {
-    const previous: TableRef = { name: this.rotation!.previous(), mayBeMissing: true };
+    const [current, previous] = this.readTables() as [TableRef, TableRef];
     const readPrevious = (): Promise<Item | undefined> => unlessMissing(previous, undefined, () => this.read(previous.name, key, true));
     const item = await readPrevious();
     if (!item || Number(item[ATTR.expiresAt]) * 1000 <= this.options.now()) return false;
@@ -237,10 +236,9 @@ export class DynamoDbStore extends SessionStore {
     for (const [name, value] of Object.entries(item)) {
       if (name !== ATTR.key && name !== ATTR.writeToken) u.set(u.name(name), value);
     }
-    const current = this.currentTable();
-    const copy = await this.write(current, key, u, `attribute_not_exists(${u.name(ATTR.key)})`);
+    const copy = await this.write(current.name, key, u, `attribute_not_exists(${u.name(ATTR.key)})`);
     if (copy.applied && (await readPrevious()) === undefined) {
-      await destroySession(this.io, [{ name: current, mayBeMissing: false }], key);
+      await destroySession(this.io, [current], key);
       return false;
     }
     return true; // written now, or by a concurrent request a moment ago
@@ -297,8 +295,7 @@ export class DynamoDbStore extends SessionStore {
       return { applied: true, item: output.Attributes };
     } catch (e) {
       if (isConditionFailure(e)) {
-        const raw = (e as { Item?: Parameters<typeof unmarshall>[0] }).Item;
-        const current = raw && unmarshall(raw);
+        const current = itemOfConditionFailure(e);
         // An SDK retry of a write that had landed fails its own condition: our token says it is ours.
         if (current?.[ATTR.writeToken] === token) return { applied: true, item: current };
         if (current && reflects && mayHaveApplied(e) && reflects(current)) return { applied: true, item: current };

@@ -1,9 +1,8 @@
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DestroyOutcome } from '../../core/session-store';
 import { ATTR } from './item-attributes';
 import { toStoredSession } from './item-codec';
-import { isConditionFailure, mayHaveApplied } from './store-errors';
+import { isConditionFailure, itemOfConditionFailure, mayHaveApplied } from './store-errors';
 import { Item, SessionTables, StoreIo, TableRef, unlessMissing } from './store-io';
 
 type Deleted = { readonly deleted: boolean } | { readonly changed: Item };
@@ -65,8 +64,8 @@ async function deleteIn(io: StoreIo, table: TableRef, key: string, guard?: { op:
       return { deleted: output.Attributes !== undefined };
     } catch (e) {
       if (isConditionFailure(e)) {
-        const raw = (e as { Item?: Parameters<typeof unmarshall>[0] }).Item;
-        if (raw) return { changed: unmarshall(raw) };
+        const changed = itemOfConditionFailure(e);
+        if (changed) return { changed };
         // No item fails the condition too: a session already gone, or deleted by an
         // earlier attempt of this very call whose answer was lost (then it is ours).
         return { deleted: mayHaveApplied(e) };

@@ -1,5 +1,7 @@
 import { SessionError, SessionStoreError, SessionStoreUnavailableError, SessionTooLargeError, TableNotFoundError } from '../../core/errors';
 import { MAX_ITEM_BYTES } from '../../core/item-size';
+import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 
 interface SdkErrorShape {
   name?: string;
@@ -70,6 +72,12 @@ export function mayHaveApplied(error: unknown): boolean {
 
 export function isConditionFailure(error: unknown): boolean {
   return classify(error) === 'condition';
+}
+
+/** The item as it was when a condition refused the call (ReturnValuesOnConditionCheckFailure: ALL_OLD); undefined: no item. */
+export function itemOfConditionFailure(error: unknown): Record<string, NativeAttributeValue> | undefined {
+  const raw = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
+  return raw && unmarshall(raw);
 }
 
 /** Turns an SDK failure (after its own retries) into the typed error the adapters answer with. */
