@@ -12,7 +12,7 @@ import { measured } from './metrics';
 import { HeldLease, readSession, releaseQuietly } from './lease';
 import { matchesAny } from './patterns';
 import { attributesOf, clearAttributes, createSessionObject, Session, SessionState } from './session';
-import { moveSession, NewItem, RetiredItem } from './session-move';
+import { hasContent, moveSession, NewItem, RetiredItem } from './session-move';
 import { SIGNED_LENGTH } from './signer';
 import { writeReason } from './write-reason';
 import { Encoded, fingerprint } from './stored-value';
@@ -292,8 +292,7 @@ export class SessionContext implements SessionState {
   private async commitNewItem(encoded: Map<string, Encoded>, now: number): Promise<CommitResult> {
     const { options, events } = this.runtime;
     const retired = this.retired;
-    // A principal or an own idle timeout is content too: a session holding only those is stored.
-    if (encoded.size === 0 && retired === undefined && this.principal === undefined && this.ownMaxInactiveInterval === undefined) {
+    if (retired === undefined && !hasContent(encoded.size, { principal: this.principal, maxInactiveInterval: this.ownMaxInactiveInterval })) {
       const stale = this.staleKeys;
       await this.deleteItems(stale);
       return stale.length > 0 ? { headers: this.runtime.transport.clear(this.request.secure) } : NOTHING;

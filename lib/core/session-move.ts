@@ -127,7 +127,7 @@ export class NewItem {
 
   /** Creates the item when there is something to store (an empty session is never written). */
   async create(): Promise<void> {
-    if (this.created || (this.encoded.size === 0 && this.times.principal === undefined && this.times.maxInactiveInterval === undefined)) return;
+    if (this.created || !hasContent(this.encoded.size, this.times)) return;
     this.bytes = assertItemFits(sizesOf(this.data), this.deps.metadataBytes);
     await this.deps.store.create(this.key, { ...this.times, lastAccessedAt: this.now, data: Object.fromEntries(this.data) });
     this.created = true;
@@ -163,6 +163,11 @@ export class NewItem {
 }
 
 export type NewSessionTimes = Omit<NewSession, 'data' | 'lastAccessedAt'>;
+
+/** Whether a new session is worth an item: attributes, or a principal or own idle timeout (those are content too). */
+export function hasContent(attributes: number, times: Pick<NewSessionTimes, 'principal' | 'maxInactiveInterval'>): boolean {
+  return attributes > 0 || times.principal !== undefined || times.maxInactiveInterval !== undefined;
+}
 
 /**
  * regenerate() at commit: with the new item written, deletes the old one at
