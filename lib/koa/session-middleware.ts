@@ -1,6 +1,6 @@
-import type { OutgoingHttpHeaders } from 'node:http';
 import type { Middleware, ParameterizedContext } from 'koa';
 import { SessionError } from '../core/errors';
+import { resetHeaders, snapshotHeaders } from '../core/response-headers';
 import { SessionManager } from '../core/session-manager';
 import type { SessionOptions } from '../core/options';
 import type { CommitResult, SessionContext } from '../core/session-context';
@@ -24,7 +24,7 @@ export function session(options: SessionOptions | SessionManager): KoaSessionMid
     const context = manager.createContext({ method: ctx.method, path: ctx.path, headers: ctx.headers, secure: ctx.secure });
     defineAccessorsOnce(Object.getPrototypeOf(ctx) as object);
     (ctx as unknown as Record<symbol, SessionContext>)[CONTEXT] = context;
-    const before = snapshotHeaders(ctx);
+    const before = snapshotHeaders(ctx.res);
 
     try {
       await next();
@@ -36,7 +36,9 @@ export function session(options: SessionOptions | SessionManager): KoaSessionMid
     try {
       result = await context.commit();
     } catch (commitError) {
-      resetHeaders(ctx, before, commitError instanceof SessionError ? commitError.headers : {});
+      // Koa's own error handler drops every header anyway, but an app's error middleware that renders the
+      // error itself would keep the handler's (its Location, cookies, Cache-Control): back to what came before.
+      if (!ctx.res.headersSent) resetHeaders(ctx.res, before, commitError instanceof SessionError ? commitError.headers : {});
       throw commitError;
     }
     applyHeaders(ctx, result);
@@ -84,27 +86,6 @@ async function commitAfterFailure(ctx: ParameterizedContext, context: SessionCon
     const err = handlerError as { headers?: Record<string, string | string[]> };
     err.headers = { ...err.headers, ...headerRecord(result.headers) };
   }
-}
-
-/** Copies arrays too, so later appends to Set-Cookie do not show up in the snapshot. */
-function snapshotHeaders(ctx: ParameterizedContext): OutgoingHttpHeaders {
-  const snapshot: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(ctx.res.getHeaders())) snapshot[name] = Array.isArray(value) ? [...value] : value;
-  return snapshot;
-}
-
-/**
- * The commit failed, so the handler's answer must not go out, nor the headers it
- * set for it (`Location`, its cookies, `Cache-Control`). Koa's own error handler
- * drops every header anyway, but an app's error middleware that renders the error
- * itself keeps them: back to what earlier middleware set, plus the error's headers.
- */
-function resetHeaders(ctx: ParameterizedContext, before: OutgoingHttpHeaders, headers: Readonly<Record<string, string>>): void {
-  const res = ctx.res;
-  if (res.headersSent) return;
-  for (const name of res.getHeaderNames()) if (!(name in before)) res.removeHeader(name);
-  for (const [name, value] of Object.entries(before)) if (value !== undefined) res.setHeader(name, value);
-  for (const [name, value] of Object.entries(headers)) ctx.set(name, value);
 }
 
 function applyHeaders(ctx: ParameterizedContext, result: CommitResult): void {

@@ -5,7 +5,8 @@ import type { Session } from '../core/session';
 import type { SessionContext } from '../core/session-context';
 import { SessionManager } from '../core/session-manager';
 import { AnyRequest, rawRequest, RequestState, valveOfRequest } from './request-state';
-import { addResponseHeaders, HeaderSnapshot, resetResponseHeaders, snapshotHeaders } from './response-headers';
+import { HeaderSnapshot, resetHeaders, snapshotHeaders } from '../core/response-headers';
+import { addResponseHeaders, headerTarget } from './response-headers';
 
 /**
  * The valve of the seeds (EnergyHub's DynamoSessionTrackerValve) as a Nest provider:
@@ -49,7 +50,7 @@ export class SessionValve {
    */
   noteBaseline(req: AnyRequest, response: object): void {
     const raw = rawRequest(req);
-    this.baselines.set(raw, { ...this.baselines.get(raw), ...snapshotHeaders(response) });
+    this.baselines.set(raw, { ...this.baselines.get(raw), ...snapshotHeaders(headerTarget(response)) });
   }
 
   /**
@@ -57,7 +58,7 @@ export class SessionValve {
    * handler, a guard or a filter set for that answer, and sets the error's.
    */
   resetHeaders(req: AnyRequest, response: object, headers: Readonly<Record<string, string>>): void {
-    resetResponseHeaders(response, this.baselines.get(rawRequest(req)) ?? {}, headers);
+    resetHeaders(headerTarget(response), this.baselines.get(rawRequest(req)) ?? {}, headers);
   }
 
   /**
