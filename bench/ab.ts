@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
-import { startDynamoDbLocal } from '../sample-app/dynamodb-local';
+import { startDynamoDbLocal } from '../tools/dynamodb-local';
 import { CountingProxy } from './counting-proxy';
 import { createSessions, runLoad, Workload } from './load';
 import { dynamoDbLocalCpuMs } from './process-cpu';

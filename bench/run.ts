@@ -2,7 +2,7 @@ import { fork, ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { startDynamoDbLocal } from '../sample-app/dynamodb-local';
+import { startDynamoDbLocal } from '../tools/dynamodb-local';
 import { CountingProxy, DynamoCost } from './counting-proxy';
 import { createSessions, LoadResult, race, runLoad, Workload } from './load';
 import { TARGETS } from './targets';

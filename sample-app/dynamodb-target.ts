@@ -1,5 +1,5 @@
 import { DynamoDbStore } from 'dynamo-session';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, RunningDynamoDbLocal, startDynamoDbLocal } from '../tools/dynamodb-local';
 
 export interface SampleStore {
   readonly store: DynamoDbStore;

@@ -1,9 +1,10 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from '../core/logger';
 import { ensureTable } from '../store/dynamodb/table-bootstrap';
-import type { CliOutput } from './run-cli';
+import { ATTR } from '../store/dynamodb/item-attributes';
+import type { CliOutput } from './cli-output';
 
-/** Creates the table, or on an existing one makes sure TTL is on expiresAt: the fix the TTL warnings name. */
+/** Creates the table, or on an existing one makes sure TTL is on the expiry attribute: the fix the TTL warnings name. */
 export async function createTable(client: DynamoDBClient, tableName: string, region: string, capacity: { read: number; write: number } | undefined, out: CliOutput): Promise<void> {
   const billing = capacity
     ? ({ mode: 'PROVISIONED', readCapacityUnits: capacity.read, writeCapacityUnits: capacity.write } as const)
@@ -11,7 +12,7 @@ export async function createTable(client: DynamoDBClient, tableName: string, reg
   const logger: Logger = { debug() {}, info() {}, warn: (m) => out.error(`warning: ${m}`), error: (m) => out.error(m) };
   const state = await ensureTable(client, { tableName, region, billing, createIfNotExist: true, readyTimeoutSeconds: 300 }, logger);
   if (state.created) {
-    out.log(`table ${tableName} is ACTIVE (${billing.mode}), TTL on expiresAt`);
+    out.log(`table ${tableName} is ACTIVE (${billing.mode}), TTL on ${ATTR.expiresAt}`);
     return;
   }
   const ttl = state.ttl ? `TTL ${state.ttl.status}${state.ttl.attribute ? ` on ${state.ttl.attribute}` : ''}` : 'TTL unknown';

@@ -1,6 +1,6 @@
 import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ttlProblem, TtlState } from '../store/dynamodb/table-bootstrap';
-import type { CliOutput } from './run-cli';
+import type { CliOutput } from './cli-output';
 
 /** DynamoDB refreshes ItemCount and TableSizeBytes about every six hours: estimates. */
 export async function describeTable(client: DynamoDBClient, tableName: string, out: CliOutput): Promise<void> {

@@ -1,2 +1,2 @@
 export { runCli } from './run-cli';
-export type { CliOutput } from './run-cli';
+export type { CliOutput } from './cli-output';

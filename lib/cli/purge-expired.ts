@@ -1,30 +1,31 @@
-import { BatchWriteItemCommand, DynamoDBClient, ScanCommand, WriteRequest } from '@aws-sdk/client-dynamodb';
+import { AttributeValue, BatchWriteItemCommand, DynamoDBClient, ScanCommand, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { jitteredDelay, sleep } from '../core/backoff';
-import type { CliOutput } from './run-cli';
+import { ATTR } from '../store/dynamodb/item-attributes';
+import type { CliOutput } from './cli-output';
 
 const BATCH = 25; // BatchWriteItem's limit
 const MAX_UNPROCESSED_RETRIES = 10;
 
 /**
- * For tables without TTL: scans page by page for items whose expiresAt has
+ * For tables without TTL: scans page by page for items whose expiry time has
  * passed and deletes them in batches, backing off when DynamoDB returns
  * unprocessed items (throttling). A page's scan is not repeated.
  */
 export async function purgeExpired(client: DynamoDBClient, tableName: string, now: () => number, dryRun: boolean, out: CliOutput): Promise<number> {
   let deleted = 0;
   let scanned = 0;
-  let startKey: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+  let startKey: Record<string, AttributeValue> | undefined;
   do {
     const page = await client.send(new ScanCommand({
       TableName: tableName,
       ProjectionExpression: '#k',
       FilterExpression: '#e <= :now',
-      ExpressionAttributeNames: { '#k': 'sessionId', '#e': 'expiresAt' },
+      ExpressionAttributeNames: { '#k': ATTR.key, '#e': ATTR.expiresAt },
       ExpressionAttributeValues: { ':now': { N: String(Math.floor(now() / 1000)) } },
       ...(startKey && { ExclusiveStartKey: startKey }),
     }));
     scanned += page.ScannedCount ?? 0;
-    const keys = (page.Items ?? []).map((item) => ({ DeleteRequest: { Key: { sessionId: item['sessionId']! } } }));
+    const keys = (page.Items ?? []).map((item) => ({ DeleteRequest: { Key: { [ATTR.key]: item[ATTR.key]! } } }));
     if (!dryRun) for (let i = 0; i < keys.length; i += BATCH) await deleteBatch(client, tableName, keys.slice(i, i + BATCH));
     deleted += keys.length;
     startKey = page.LastEvaluatedKey;

@@ -3,19 +3,17 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTable } from './create-table';
 import { describeTable } from './describe-table';
 import { purgeExpired } from './purge-expired';
+import type { CliOutput } from './cli-output';
+import { ATTR } from '../store/dynamodb/item-attributes';
 
-export interface CliOutput {
-  log(line: string): void;
-  error(line: string): void;
-}
 
 const USAGE = `Usage: dynamo-session <command> --table NAME [--region REGION] [--endpoint URL]
 
 Commands:
-  create-table    create the session table (on-demand, or --read-capacity/--write-capacity) with TTL on expiresAt;
-                  on an existing table, enable TTL on expiresAt if it is off
-  describe        billing mode, TTL status (warns unless it is on expiresAt), approximate item count and size
-  purge-expired   delete items whose expiresAt has passed, for tables without TTL (--dry-run to count only)
+  create-table    create the session table (on-demand, or --read-capacity/--write-capacity) with TTL on ${ATTR.expiresAt};
+                  on an existing table, enable TTL on ${ATTR.expiresAt} if it is off
+  describe        billing mode, TTL status (warns unless it is on ${ATTR.expiresAt}), approximate item count and size
+  purge-expired   delete items whose ${ATTR.expiresAt} has passed, for tables without TTL (--dry-run to count only)
 `;
 
 /** The CLI as a function, so tests run it in-process. Resolves with the exit code. */
@@ -37,7 +35,8 @@ export async function runCli(argv: readonly string[], out: CliOutput, now: () =>
   const { values, positionals } = parsed;
   const command = positionals[0];
   if (values.help || !command) {
-    (values.help ? out.log : out.error)(USAGE);
+    if (values.help) out.log(USAGE);
+    else out.error(USAGE);
     return values.help ? 0 : 2;
   }
   if (!values.table) {

@@ -112,7 +112,7 @@ function copyValue(value: StoredValue): StoredValue {
 }
 
 function copyData(data: Readonly<Record<string, StoredValue>>): Record<string, StoredValue> {
-  const result: Record<string, StoredValue> = Object.create(null);
+  const result = Object.create(null) as Record<string, StoredValue>;
   for (const [name, value] of Object.entries(data)) result[name] = copyValue(value);
   return result;
 }

@@ -10,7 +10,7 @@ export interface Metrics {
   increment(name: MetricName): void;
 }
 
-/** Every metric, documented in the README; sent with the configured prefix (default `session.`). */
+/** Every metric, documented in docs/observability.md; sent with the configured prefix (default `session.`). */
 export type MetricName =
   | 'load' | 'commit' | 'item_size_bytes'
   | 'created' | 'saved' | 'destroyed' | 'expired' | 'invalid_cookie'
@@ -18,13 +18,13 @@ export type MetricName =
 
 export interface StatsdOptions {
   host?: string;
-  /** Default 8125 (seed: statsdPort). */
+  /** Default 8125. */
   port?: number;
   /** Default 'session.'. */
   prefix?: string;
 }
 
-/** A hot-shots client from options (seed: statsdHost/statsdPort), or the app's own client as given. */
+/** A hot-shots client from options (`{ host, port, prefix }`), or the app's own client as given. */
 export function createMetrics(option: StatsdOptions | StatsD | undefined, logger: Logger): Metrics | undefined {
   if (option === undefined) return undefined;
   const client =

@@ -43,15 +43,15 @@ export interface SessionOptions {
   cookie?: CookieOptions;
   /** Read and send the signed id in this header instead of a cookie (API clients). */
   idHeader?: string;
-  /** Idle timeout in seconds (seed: maxInactiveInterval). Default 1800. */
+  /** Idle timeout in seconds, as Tomcat's `maxInactiveInterval`. Default 1800. Must be positive. */
   maxInactiveInterval?: number;
   /** Seconds since creation after which a session ends however active it is. */
   absoluteTimeout?: number;
   /** An unchanged session is written only when less than `maxInactiveInterval - touchAfter` s remain. Default 60. */
   touchAfter?: number;
-  /** Paths (no query string) whose requests never write. Strings are full-match regexes (seed: ignoreUris). */
+  /** Paths (no query string) whose requests never write. Strings are full-match regexes, as EnergyHub's `ignoreUris`. */
   ignoreUris?: Pattern | readonly Pattern[];
-  /** Header names whose presence makes a request read-only (seed: ignoreHeaders). */
+  /** Header names whose presence makes a request read-only (EnergyHub's `ignoreHeaders`). */
   ignoreHeaders?: Pattern | readonly Pattern[];
   /** Attribute values whose encoded form is larger than this many bytes are stored gzip'd. Default 4096. */
   compressThreshold?: number;
@@ -77,13 +77,13 @@ export interface SessionOptions {
   /** Retries of a commit whose guarded attributes changed meanwhile (merge functions only). Default 5. */
   maxCommitRetries?: number;
   logger?: Logger;
-  /** Metrics to statsd via hot-shots: `{ host, port, prefix }` (seed: statsdHost/statsdPort) or your StatsD client. */
+  /** Metrics to statsd via hot-shots: `{ host, port, prefix }` (EnergyHub's `statsdHost`/`statsdPort`) or your StatsD client. */
   statsd?: StatsdOptions | StatsD;
-  /** Log loaded and saved attributes at debug level (seed: logSessionContents). Default false. */
+  /** Log loaded and saved attributes at debug level (EnergyHub's `logSessionContents`). Default false. */
   logSessionContents?: boolean;
   /** Attribute keys masked, at any depth, in logged session contents. */
   redact?: readonly string[];
-  /** Only attributes whose name matches are stored; others live for the request only (MSM: sessionAttributeFilter). */
+  /** Only attributes whose name matches are stored; others live for the request only (memcached-session-manager's `sessionAttributeFilter`). */
   attributeFilter?: Pattern;
   /** Milliseconds since the epoch; injectable so tests can cross expiry boundaries without waiting. */
   now?: () => number;

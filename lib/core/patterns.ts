@@ -1,8 +1,9 @@
 import type { Pattern } from './options';
+import { describe } from './option-checks';
 
 /**
- * Compiles seed-style patterns. Strings match the whole input, like Java's
- * `Pattern.matches` in the seeds; RegExp objects are used as given.
+ * Compiles ignore patterns. Strings match the whole input, like Java's
+ * `Pattern.matches` in the Tomcat managers' configs; RegExp objects are used as given.
  * Returns the problems instead of throwing so option validation can list them all.
  */
 export function compilePatterns(
@@ -35,11 +36,4 @@ export function compilePatterns(
 export function matchesAny(patterns: readonly RegExp[], input: string): boolean {
   for (const p of patterns) if (p.test(input)) return true;
   return false;
-}
-
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `"${value}"`;
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }

@@ -30,9 +30,11 @@ export const jsonSerializer: Serializer = {
     const text = typeof encoded === 'string' ? encoded : Buffer.from(encoded).toString('utf8');
     try {
       // The reviver costs a call per key; only text that names a dangerous key needs it.
-      return DANGEROUS_KEY_TEXT.test(text)
-        ? JSON.parse(text, (key, v: unknown) => (FORBIDDEN_KEYS.has(key) ? undefined : v))
-        : JSON.parse(text);
+      return (
+        DANGEROUS_KEY_TEXT.test(text)
+          ? JSON.parse(text, (key, v: unknown) => (FORBIDDEN_KEYS.has(key) ? undefined : v))
+          : JSON.parse(text)
+      ) as unknown;
     } catch (e) {
       throw new SessionSerializationError(path, `stored text is not JSON (${(e as Error).message})`);
     }
@@ -76,7 +78,7 @@ function assertJsonValue(value: unknown, path: string, ancestors: object[]): voi
       throw new SessionSerializationError(`${path}.${extra}`, 'a property on an array would be dropped by JSON; use an object');
     }
   } else {
-    const proto = Object.getPrototypeOf(value);
+    const proto = Object.getPrototypeOf(value) as object | null;
     if (proto !== Object.prototype && proto !== null) {
       const name = (proto as { constructor?: { name?: string } }).constructor?.name ?? 'unknown';
       const hint = value instanceof Date ? '; store date.toISOString() or configure a serializer' : '';

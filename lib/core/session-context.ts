@@ -25,7 +25,8 @@ const NOTHING: CommitResult = Object.freeze({ headers: [] });
 
 /**
  * One request's session: loads on first use (at most once), commits what changed.
- * This is the valve of the seeds; the Koa and Nest adapters only call it.
+ * This is the per-request valve (as EnergyHub's DynamoSessionTrackerValve is
+ * for Tomcat); the Koa and Nest adapters only call it.
  */
 export class SessionContext implements SessionState {
   readonly ignored: boolean;

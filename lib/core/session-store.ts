@@ -1,6 +1,6 @@
 import type { Serializer } from './serializer';
 
-/** An attribute value as stored: serializer text, or bytes with a format marker (see core/stored-value). */
+/** An attribute value as stored: the serializer's text, or bytes whose first byte says what follows (compressed text, raw or compressed bytes). */
 export type StoredValue = string | Uint8Array;
 
 export interface SessionTimes {
@@ -120,10 +120,12 @@ export abstract class SessionStore {
 
   /**
    * Bytes the item's key attribute takes as DynamoDB counts it (name and value,
-   * including any key prefix), for the size check before a write.
+   * including any key prefix), for the size check before a write. The default
+   * counts a 9-byte attribute name, as DynamoDbStore's, so a session that fits
+   * in MemoryStore fits in DynamoDB too.
    */
   keyBytes(key: string): number {
-    return 'sessionId'.length + Buffer.byteLength(key, 'utf8');
+    return KEY_ATTRIBUTE_NAME_BYTES + Buffer.byteLength(key, 'utf8');
   }
 
   /** A store whose expiry is built on the idle timeout (table rotation) names it, so the manager can check they agree. */
@@ -131,6 +133,8 @@ export abstract class SessionStore {
     return undefined;
   }
 }
+
+const KEY_ATTRIBUTE_NAME_BYTES = 'sessionId'.length;
 
 /** Byte-exact equality of two stored values, as DynamoDB compares them in a condition. */
 export function sameStoredValue(a: StoredValue | undefined | null, b: StoredValue | undefined | null): boolean {

@@ -97,8 +97,8 @@ class SessionObject {
 
 // `session.__proto__ = value` would swap the session's prototype rather than store an attribute: refuse it where it happens.
 Object.defineProperty(SessionObject.prototype, '__proto__', {
-  get(this: object) {
-    return Object.getPrototypeOf(this);
+  get(this: object): object | null {
+    return Object.getPrototypeOf(this) as object | null;
   },
   set() {
     throw new SessionKeyError('Session attributes may not be named "__proto__".');
@@ -115,7 +115,7 @@ function refuseReserved(name: string): never {
 }
 
 export function createSessionObject(state: SessionState, attributes: Record<string, unknown>): Session {
-  return Object.assign(new SessionObject(state), attributes) as unknown as Session;
+  return Object.assign(new SessionObject(state), attributes);
 }
 
 /** The current attributes: own enumerable properties. Setting one to undefined removes it. */

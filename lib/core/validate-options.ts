@@ -9,7 +9,8 @@ import {
   ResolvedSessionOptions,
   SessionOptions,
 } from './options';
-import { compilePatterns, describe } from './patterns';
+import { compilePatterns } from './patterns';
+import { describe, nonNegativeInteger, positiveInteger } from './option-checks';
 import { createMetrics } from './metrics';
 
 const KNOWN_OPTIONS = new Set<string>([
@@ -54,7 +55,7 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
   const compression = input.compression ?? 'gzip';
   if (compression !== 'gzip' && compression !== 'brotli') problems.push(`compression must be 'gzip' or 'brotli', got ${describe(compression)}`);
   const ignoreUris = compilePatterns('ignoreUris', input.ignoreUris);
-  // Header names are case-insensitive and Node lower-cases them; seed configs often spell them in capitals.
+  // Header names are case-insensitive and Node lower-cases them; configs copied from Tomcat often spell them in capitals.
   const ignoreHeaders = compilePatterns('ignoreHeaders', input.ignoreHeaders, 'i');
   problems.push(...ignoreUris.problems, ...ignoreHeaders.problems);
 
@@ -203,22 +204,4 @@ function resolveLogger(value: unknown, problems: string[]): Logger {
     return defaultLogger;
   }
   return l as Logger;
-}
-
-export function positiveInteger(name: string, value: unknown, fallback: number, problems: string[], hint?: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    problems.push(`${name} must be a positive whole number, got ${describe(value)}${hint ? ` (${hint})` : ''}`);
-    return fallback;
-  }
-  return value;
-}
-
-export function nonNegativeInteger(name: string, value: unknown, fallback: number, problems: string[]): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    problems.push(`${name} must be a whole number of 0 or more, got ${describe(value)}`);
-    return fallback;
-  }
-  return value;
 }

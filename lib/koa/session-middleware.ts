@@ -1,4 +1,5 @@
 import type { Middleware, ParameterizedContext } from 'koa';
+import { commitAfterFailure } from '../core/commit-after-failure';
 import { SessionError } from '../core/errors';
 import { resetHeaders, snapshotHeaders } from '../core/response-headers';
 import { SessionManager } from '../core/session-manager';
@@ -29,7 +30,8 @@ export function session(options: SessionOptions | SessionManager): KoaSessionMid
     try {
       await next();
     } catch (handlerError) {
-      await commitAfterFailure(ctx, context, handlerError, manager);
+      const result = await commitAfterFailure(context, manager.options.logger);
+      if (result) addToErrorHeaders(handlerError, result);
       throw handlerError;
     }
     let result: CommitResult;
@@ -69,23 +71,13 @@ function defineAccessorsOnce(prototype: object): void {
 }
 
 /**
- * The state the handler left is still saved. Koa drops every response header
- * when it renders an error except `err.headers`, so the cookie goes there.
- * If the commit fails too, the handler's error stays the response and the commit's is logged.
+ * Koa drops every response header when it renders an error except
+ * `err.headers`, so the cookie of the state the handler left goes there.
  */
-async function commitAfterFailure(ctx: ParameterizedContext, context: SessionContext, handlerError: unknown, manager: SessionManager): Promise<void> {
-  let result: CommitResult;
-  try {
-    result = await context.commit();
-  } catch (commitError) {
-    manager.options.logger.error(`session commit failed after the handler failed (${ctx.method} ${ctx.path})`, commitError);
-    return;
-  }
-  if (result.headers.length === 0) return;
-  if (handlerError !== null && typeof handlerError === 'object') {
-    const err = handlerError as { headers?: Record<string, string | string[]> };
-    err.headers = { ...err.headers, ...headerRecord(result.headers) };
-  }
+function addToErrorHeaders(handlerError: unknown, result: CommitResult): void {
+  if (result.headers.length === 0 || handlerError === null || typeof handlerError !== 'object') return;
+  const err = handlerError as { headers?: Record<string, string | string[]> };
+  err.headers = { ...err.headers, ...headerRecord(result.headers) };
 }
 
 function applyHeaders(ctx: ParameterizedContext, result: CommitResult): void {

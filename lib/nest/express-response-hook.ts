@@ -8,7 +8,7 @@ import type { SessionValve } from './session-valve';
  * a request whose session was loaded but never reached the interceptor.
  */
 export function endAfterCommit(valve: SessionValve, req: IncomingMessage, res: ServerResponse): void {
-  const end = res.end;
+  const end = res.end.bind(res);
   res.end = function endWhenSaved(this: ServerResponse, ...args: unknown[]): ServerResponse {
     const callEnd = (): unknown => (end as (...a: unknown[]) => unknown).apply(res, args);
     void valve.finish(req, res).then(callEnd, (error: unknown) => {

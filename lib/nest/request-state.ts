@@ -16,9 +16,3 @@ export interface RequestState {
   secure: boolean;
   commits: number;
 }
-
-/**
- * Which valve tracks a request. Param decorators live outside DI, and several
- * Nest apps may run in one process, so the request itself leads to its valve.
- */
-export const valveOfRequest = new WeakMap<IncomingMessage, { get(req: AnyRequest): Promise<unknown> }>();

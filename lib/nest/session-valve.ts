@@ -1,15 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
+import { commitAfterFailure } from '../core/commit-after-failure';
 import { SessionError } from '../core/errors';
 import type { Session } from '../core/session';
 import type { SessionContext } from '../core/session-context';
 import { SessionManager } from '../core/session-manager';
-import { AnyRequest, rawRequest, RequestState, valveOfRequest } from './request-state';
+import { AnyRequest, rawRequest, RequestState } from './request-state';
 import { HeaderSnapshot, resetHeaders, snapshotHeaders } from '../core/response-headers';
 import { addResponseHeaders, headerTarget } from './response-headers';
 
 /**
- * The valve of the seeds (EnergyHub's DynamoSessionTrackerValve) as a Nest provider:
+ * The per-request session valve (as EnergyHub's DynamoSessionTrackerValve is for Tomcat), as a Nest provider:
  * it owns each request's session lifecycle. The middleware, the interceptor and
  * the response hooks only call it, and it is the one place that saves.
  */
@@ -38,7 +39,7 @@ export class SessionValve {
     });
     Object.assign(state, { context, response: res, secure: req.secure ?? isTls(req), commits: 0 });
     this.requests.set(req, state);
-    valveOfRequest.set(req, this);
+    valves.set(req, this);
     this.noteBaseline(req, res);
     return context;
   }
@@ -91,16 +92,12 @@ export class SessionValve {
     addResponseHeaders(response ?? state.response, result.headers);
   }
 
-  /**
-   * After a handler failed: save the state it left, keep its error as the response.
-   * A commit failure is logged, since the handler's error is what the client gets.
-   */
+  /** After a handler failed: saves the state it left. Its error stays the response; a commit that fails too is logged. */
   async commitAfterFailure(req: AnyRequest, response: object): Promise<void> {
-    try {
-      await this.commit(req, response);
-    } catch (commitError) {
-      this.manager.options.logger.error('session commit failed after the handler failed', commitError);
-    }
+    const state = this.state(req);
+    state.commits++;
+    const result = await commitAfterFailure(state.context, this.manager.options.logger);
+    if (result) addResponseHeaders(response, result.headers);
   }
 
   /** For the response hooks: commits a loaded session nobody committed yet (a guard or filter ended the request). */
@@ -130,6 +127,16 @@ export class SessionValve {
     }
     return state;
   }
+}
+
+/**
+ * Which valve tracks a request. Param decorators live outside DI, and several
+ * Nest apps may run in one process, so the request itself leads to its valve.
+ */
+const valves = new WeakMap<IncomingMessage, SessionValve>();
+
+export function valveOf(req: AnyRequest): SessionValve | undefined {
+  return valves.get(rawRequest(req));
 }
 
 export class SessionNotTrackedError extends SessionError {

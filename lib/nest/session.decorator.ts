@@ -1,6 +1,7 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { Session as SessionObject, SessionData } from '../core/session';
-import { AnyRequest, rawRequest, valveOfRequest } from './request-state';
+import type { AnyRequest } from './request-state';
+import { valveOf } from './session-valve';
 
 /**
  * `@Session() session` gives the handler the loaded session; `@Session('user')`
@@ -9,9 +10,9 @@ import { AnyRequest, rawRequest, valveOfRequest } from './request-state';
 export const Session: (attribute?: string) => ParameterDecorator = createParamDecorator(
   async (attribute: string | undefined, ctx: ExecutionContext): Promise<unknown> => {
     const req = ctx.switchToHttp().getRequest<AnyRequest>();
-    const valve = valveOfRequest.get(rawRequest(req));
+    const valve = valveOf(req);
     if (!valve) throw new Error('@Session() needs SessionModule.forRoot() or forRootAsync() imported in the application');
-    const session = (await valve.get(req)) as SessionObject;
+    const session = await valve.get(req);
     return attribute === undefined ? session : session[attribute];
   },
 );

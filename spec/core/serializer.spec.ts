@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { jsonSerializer, MAX_DEPTH } from '../../lib/core/serializer';
 import { SessionKeyError, SessionSerializationError } from '../../lib';
 
@@ -57,7 +58,7 @@ describe('jsonSerializer', () => {
   });
 
   it.each(['__proto__', 'constructor', 'prototype'])('refuses the key %s at any depth', (key) => {
-    const value = JSON.parse(`{"deep":{"${key}":{"isAdmin":true}}}`);
+    const value = JSON.parse(`{"deep":{"${key}":{"isAdmin":true}}}`) as unknown;
     expect(() => jsonSerializer.encode(value, 'profile')).toThrow(SessionKeyError);
   });
 
@@ -96,6 +97,7 @@ describe('jsonSerializer', () => {
     const withProperty = Object.assign([1, 2], { label: 'x' });
     const sym = Symbol('tag');
     it.each([
+      // eslint-disable-next-line no-sparse-arrays -- the hole is what is under test
       ['a sparse array', [1, , 3], /cart\[1\] cannot be stored: a sparse array has a hole/],
       ['a trailing hole', new Array(2), /cart\[0\] cannot be stored: a sparse array has a hole/],
       ['a property on an array', withProperty, /cart\.label cannot be stored: a property on an array would be dropped/],

@@ -10,9 +10,9 @@ import type { Serializer } from '../../lib';
 const dateSerializer: Serializer = {
   encode: (value) => JSON.stringify(value, function (this: Record<string, unknown>, key, v) {
     const raw = this[key];
-    return raw instanceof Date ? { $date: raw.toISOString() } : v;
+    return raw instanceof Date ? { $date: raw.toISOString() } : (v as unknown);
   }),
-  decode: (encoded) => JSON.parse(String(encoded), (_k, v: { $date?: string }) => (v && typeof v === 'object' && typeof v.$date === 'string' ? new Date(v.$date) : v)),
+  decode: (encoded) => JSON.parse(String(encoded), (_k, v: { $date?: string }) => (v && typeof v === 'object' && typeof v.$date === 'string' ? new Date(v.$date) : v)) as unknown,
 };
 
 describe('attributeFilter, keyPrefix, serializer and logSessionContents on DynamoDB Local', () => {

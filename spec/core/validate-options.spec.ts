@@ -32,7 +32,7 @@ describe('resolveSessionOptions', () => {
   });
 
   it('puts every problem in the error message', () => {
-    expect(() => resolveSessionOptions({ secrets: 'short', touchAfter: -5 } as SessionOptions)).toThrow(
+    expect(() => resolveSessionOptions({ secrets: 'short', touchAfter: -5 })).toThrow(
       /\(2 problems\):\n {2}- secrets\[0\] is 5 bytes.*\n {2}- touchAfter must be/,
     );
   });

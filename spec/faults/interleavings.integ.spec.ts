@@ -1,4 +1,4 @@
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../sample-app/dynamodb-local';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../tools/dynamodb-local';
 import { DynamoDbStore, DynamoDbStoreOptions, SessionManager, SessionTooLargeError } from '../../lib';
 import { dropTable, endpoint, randomTableName } from '../support/dynamodb';
 import { quietLogger } from '../support/quiet-logger';
@@ -18,7 +18,7 @@ function intercept(store: DynamoDbStore, around: (operation: string, body: strin
   const original = handler.handle.bind(handler);
   handler.handle = (request: HttpRequest, options: unknown) => {
     const operation = String(request.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
-    return around(operation, String(request.body), () => original(request, options)) as never;
+    return around(operation, String(request.body), () => original(request, options));
   };
 }
 

@@ -305,7 +305,7 @@ describe('decoder fuzzing', () => {
         () => Object.assign([1, 2], { extra: 'x' }),
         () => ({ [Symbol('s')]: 1, a: 1 }),
         () => [Object.assign([0], { k: 1 })],
-        () => new Array(3),
+        () => new Array<unknown>(3),
       ).map((make) => make()),
     );
     await fc.assert(
@@ -314,7 +314,7 @@ describe('decoder fuzzing', () => {
         const manager = newManager(store);
         const first = request(manager, {});
         const what = `storing ${fc.stringify(value).slice(0, 200)}`;
-        const session = (await first.load()) as Session & SessionData;
+        const session = await first.load();
         session['v'] = value;
         const committed = await typed(what, () => first.commit());
         if (!('value' in committed)) return; // refused with a typed error: fine

@@ -166,7 +166,7 @@ describe('onConflict: a merge function', () => {
     barrier.reset(20);
     const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => request(server!).post(`/cart/item${i}`).set('Cookie', cookie)));
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
-    expect(JSON.parse((await storedData(cookie))['cart']!).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `item${i}`).sort());
+    expect((JSON.parse((await storedData(cookie))['cart']!) as string[]).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `item${i}`).sort());
   });
 });
 

@@ -7,6 +7,7 @@ import { CallLog, dropTable, getItem, scanTable, storeOnNewTable } from '../supp
 import { sessionCookieValue, setCookies, keyOf } from '../support/cookies';
 import { OLD_SECRET, SECRET } from '../support/secrets';
 import type { DynamoDbStore, SessionOptions } from '../../lib';
+import { dataOf } from '../support/response-body';
 
 let store: DynamoDbStore;
 let log: CallLog;
@@ -72,7 +73,7 @@ describe('Koa middleware on DynamoDB Local: DynamoDB calls per request', () => {
     expect(dataNames).toEqual(['b']);
     expect(update.UpdateExpression).not.toMatch(/#n\d+ = :v\d+, #n\d+\.#n\d+ = .*#n\d+\.#n\d+ =/); // one data path only
     const res = await b.get('/read').expect(200);
-    expect(res.body.data).toEqual({ a: '1', b: '3' });
+    expect(dataOf(res)).toEqual({ a: '1', b: '3' });
   });
 
   it('writes nothing and sets no cookie for a new session left empty', async () => {
@@ -96,7 +97,7 @@ describe('Koa middleware on DynamoDB Local: DynamoDB calls per request', () => {
     log.clear();
     await b.post('/cart-in-place').set('x-item', 'pear').expect(200);
     expect(log.calls).toEqual(['GetItem', 'UpdateItem']);
-    expect((await b.get('/read')).body.data.cart).toEqual({ items: ['apple', 'pear'] });
+    expect(dataOf(await b.get('/read')).cart).toEqual({ items: ['apple', 'pear'] });
   });
 
   it('removes a deleted attribute with REMOVE and keeps the others', async () => {
@@ -106,7 +107,7 @@ describe('Koa middleware on DynamoDB Local: DynamoDB calls per request', () => {
     log.clear();
     await b.delete('/attr/a').expect(200);
     expect(log.inputs[1]!.input['UpdateExpression']).toMatch(/REMOVE #n\d+\.#n\d+/);
-    expect((await b.get('/read')).body.data).toEqual({ b: '2' });
+    expect(dataOf(await b.get('/read'))).toEqual({ b: '2' });
   });
 });
 
@@ -124,7 +125,7 @@ describe('rejected session cookies', () => {
     log.clear();
     const marker = Math.random().toString(36).slice(2);
     const res = await request(server).post(`/set/x/${marker}`).set('Cookie', `sid=${bad}`).expect(200);
-    expect(res.body.data).toEqual({ x: marker }); // alice's data is not visible
+    expect(dataOf(res)).toEqual({ x: marker }); // alice's data is not visible
     expect(log.calls).toEqual(['UpdateItem']); // the create: no GetItem for the rejected id
     const issued = sessionCookieValue(res.headers)!;
     expect(issued.split('.')[0]).not.toBe(bad.split('.')[0]);
@@ -140,7 +141,7 @@ describe('rejected session cookies', () => {
     await request(server).post('/logout').set('Cookie', `sid=${value}`).expect(200);
     log.clear();
     const after = await request(server).post('/set/b/2').set('Cookie', `sid=${value}`).expect(200);
-    expect(after.body.data).toEqual({ b: '2' });
+    expect(dataOf(after)).toEqual({ b: '2' });
     const issued = sessionCookieValue(after.headers)!;
     expect(issued).not.toBe(value);
     expect(await getItem(tableName, keyOf(value))).toBeUndefined();
@@ -153,7 +154,7 @@ describe('rejected session cookies', () => {
     now += 1801 * 1000; // past the default maxInactiveInterval; DynamoDB TTL has not deleted it yet
     expect(await getItem(tableName, keyOf(value))).toBeDefined();
     const res = await b.post('/set/b/2').expect(200);
-    expect(res.body.data).toEqual({ b: '2' });
+    expect(dataOf(res)).toEqual({ b: '2' });
     const item = await getItem(tableName, keyOf(value));
     expect(item?.['data']).toEqual({ a: '"1"' });
     expect(sessionCookieValue(res.headers)).not.toBe(value);
@@ -165,7 +166,7 @@ describe('rejected session cookies', () => {
     const oldValue = sessionCookieValue(res.headers)!;
     listen({ secrets: [SECRET, OLD_SECRET] });
     const read = await request(server).get('/read').set('Cookie', `sid=${oldValue}`).expect(200);
-    expect(read.body.data).toEqual({ a: '1' });
+    expect(dataOf(read)).toEqual({ a: '1' });
     const reissued = sessionCookieValue(read.headers)!;
     expect(reissued.split('.')[0]).toBe(oldValue.split('.')[0]);
     expect(reissued).not.toBe(oldValue);
@@ -194,9 +195,9 @@ describe('ignoreUris and ignoreHeaders', () => {
     await b.post('/set/a/1');
     log.clear();
     const res = await b.post('/set/a/2').set('x-health-probe', 'yes').expect(200);
-    expect(res.body.data).toEqual({ a: '2' }); // the handler saw its change
+    expect(dataOf(res)).toEqual({ a: '2' }); // the handler saw its change
     expect(log.calls).toEqual(['GetItem']);
-    expect((await b.get('/read')).body.data).toEqual({ a: '1' });
+    expect(dataOf(await b.get('/read'))).toEqual({ a: '1' });
   });
 
   it('a new session on an ignored request gets no cookie and no item', async () => {
@@ -236,7 +237,7 @@ describe('destroy and regenerate', () => {
     const newValue = sessionCookieValue(res.headers)!;
     expect(newValue.split('.')[0]).not.toBe(oldValue.split('.')[0]);
     expect(await getItem(tableName, keyOf(oldValue))).toBeUndefined();
-    expect((await b.get('/read')).body.data).toEqual({ cart: { items: ['apple'] }, user: 'alice' });
+    expect(dataOf(await b.get('/read'))).toEqual({ cart: { items: ['apple'] }, user: 'alice' });
     const stale = await request(server).get('/read').set('Cookie', `sid=${oldValue}`);
     expect(stale.body).toEqual({ isNew: true, data: {} });
   });

@@ -12,7 +12,7 @@
  */
 import fc from 'fast-check';
 import { DynamoDbStore, SessionManager } from '../../lib';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../sample-app/dynamodb-local';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../tools/dynamodb-local';
 import { endpoint } from '../support/dynamodb';
 import { Faults, storeBehindProxy, StoreBehindProxy } from '../support/fault-proxy';
 import {

@@ -1,3 +1,5 @@
+import { expect } from '@jest/globals';
+import type { Server } from 'node:http';
 import request from 'supertest';
 import type { INestApplication, LoggerService } from '@nestjs/common';
 import { SessionKeyError, SessionSerializationError, SessionStoreUnavailableError } from '../../lib';
@@ -26,7 +28,7 @@ const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(dept
 
 describe.each<Platform>(['express', 'fastify'])('Nest on %s: what a session error logs', (platform) => {
   let behind: StoreBehindProxy;
-  let app: INestApplication;
+  let app: INestApplication<Server>;
   const logger = new CapturingLogger();
   const seen: unknown[] = [];
 

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { quietLogger } from '../support/quiet-logger';
 import request from 'supertest';
 import type { INestApplication } from '@nestjs/common';
@@ -7,13 +8,14 @@ import { sessionCookieValue, setCookies, keyOf, withOneCharacterFlipped } from '
 import { SECRET } from '../support/secrets';
 import { DynamoDbStore, MemoryStore, SessionManager, SessionStore } from '../../lib';
 import { SessionValve } from '../../lib/nest';
+import { bodyOf, dataOf } from '../support/response-body';
 
 
 describe.each<Platform>(['express', 'fastify'])('Nest on %s with DynamoDB Local', (platform) => {
   let store: DynamoDbStore;
   let log: CallLog;
   let tableName: string;
-  let app: INestApplication;
+  let app: INestApplication<Server>;
 
   beforeAll(async () => {
     ({ store, log, tableName } = await storeOnNewTable());
@@ -73,7 +75,7 @@ describe.each<Platform>(['express', 'fastify'])('Nest on %s with DynamoDB Local'
       log.clear();
       await b.post('/set/a/2').set('X-No-Session', '1').expect(201);
       expect(log.calls).toEqual(['GetItem']);
-      expect((await b.get('/read')).body.data).toEqual({ a: '1' });
+      expect(dataOf(await b.get('/read'))).toEqual({ a: '1' });
     });
 
     it('a new session left empty writes nothing and sets no cookie', async () => {
@@ -95,7 +97,7 @@ describe.each<Platform>(['express', 'fastify'])('Nest on %s with DynamoDB Local'
 
     it('saves the state a throwing handler left, with the cookie on its 400 response', async () => {
       const res = await request(app.getHttpServer()).post('/fail-after-set').expect(400);
-      expect(res.body.message).toBe('handler failed');
+      expect(bodyOf(res)['message']).toBe('handler failed');
       const value = sessionCookieValue(res.headers)!;
       expect((await getItem(tableName, keyOf(value)))?.['data']).toEqual({ beforeFailure: 'true' });
     });
@@ -104,9 +106,9 @@ describe.each<Platform>(['express', 'fastify'])('Nest on %s with DynamoDB Local'
       const b = browser();
       await b.post('/set/a/1').expect(201);
       const res = await b.get('/guarded').expect(403);
-      expect(res.body.message).toBe('denied by guard');
+      expect(bodyOf(res)['message']).toBe('denied by guard');
       const first = await b.get('/read');
-      expect(first.body.data).toEqual({ a: '1', denied: 1 });
+      expect(dataOf(first)).toEqual({ a: '1', denied: 1 });
       const fresh = await request(app.getHttpServer()).get('/guarded').expect(403);
       const value = sessionCookieValue(fresh.headers)!;
       expect((await getItem(tableName, keyOf(value)))?.['data']).toEqual({ denied: '1' });
@@ -123,7 +125,7 @@ describe.each<Platform>(['express', 'fastify'])('Nest on %s with DynamoDB Local'
       expect(app.get(SessionValve).manager).toBe(app.get(SessionManager));
       const b = browser();
       await b.post('/via-valve').expect(201);
-      expect((await b.get('/read')).body.data).toEqual({ viaValve: true });
+      expect(dataOf(await b.get('/read'))).toEqual({ viaValve: true });
     });
 
     it('destroy() deletes the item and expires the cookie; regenerate() moves the data', async () => {
@@ -133,7 +135,7 @@ describe.each<Platform>(['express', 'fastify'])('Nest on %s with DynamoDB Local'
       const second = sessionCookieValue(login.headers)!;
       expect(second).not.toBe(first);
       expect(await getItem(tableName, keyOf(first))).toBeUndefined();
-      expect((await b.get('/read')).body.data).toEqual({ cart: 'tea', user: 'ada' });
+      expect(dataOf(await b.get('/read'))).toEqual({ cart: 'tea', user: 'ada' });
       const out = await b.post('/logout').expect(201);
       expect(setCookies(out.headers)[0]).toMatch(/^sid=; Max-Age=0;/);
       expect(await getItem(tableName, keyOf(second))).toBeUndefined();
@@ -153,7 +155,7 @@ describe.each<Platform>(['express', 'fastify'])('Nest on %s with DynamoDB Local'
       const b = browser();
       const value = sessionCookieValue((await b.post('/set/a/1')).headers)!;
       const res = await b.post('/big/photo/600').expect(413);
-      expect(res.body.message).toMatch(/over DynamoDB's item limit of 409600 bytes.*Largest attributes: photo/);
+      expect(bodyOf(res)['message']).toMatch(/over DynamoDB's item limit of 409600 bytes.*Largest attributes: photo/);
       expect((await getItem(tableName, keyOf(value)))?.['data']).toMatchObject({ a: '"1"' });
     });
   });
@@ -170,7 +172,7 @@ describe.each<Platform>(['express', 'fastify'])('Nest on %s: sharing, DI and fai
       const read = await request(b.getHttpServer()).get('/read').set('Cookie', `sid=${cookie}`).expect(200);
       expect(read.body).toEqual({ isNew: false, data: { cart: 'tea' } });
       await request(b.getHttpServer()).post('/set/cart/coffee').set('Cookie', `sid=${cookie}`).expect(201);
-      expect((await request(a.getHttpServer()).get('/read').set('Cookie', `sid=${cookie}`)).body.data).toEqual({ cart: 'coffee' });
+      expect(dataOf(await request(a.getHttpServer()).get('/read').set('Cookie', `sid=${cookie}`))).toEqual({ cart: 'coffee' });
     } finally {
       await Promise.all([a.close(), b.close()]);
       await dropTable(tableName);

@@ -40,7 +40,7 @@ describeInBrowser('the NestJS sample page in headless Chromium', () => {
 
   async function expectText(page: Page, selector: string, text: string): Promise<void> {
     await page.waitForFunction(
-      ([s, t]) => document.querySelector(s!)?.textContent?.trim() === t,
+      ([s, t]) => document.querySelector(s)?.textContent?.trim() === t,
       [selector, text] as const,
       { timeout: 10_000 },
     );

@@ -1,11 +1,13 @@
+import type { Server } from 'node:http';
 import request from 'supertest';
 import type { INestApplication } from '@nestjs/common';
 import { createNestSample } from '../../sample-app/nest/create-app';
 import { dropTable, storeOnNewTable } from '../support/dynamodb';
 import { SECRET } from '../support/secrets';
+import { bodyOf } from '../support/response-body';
 
 describe('Nest sample app: sign out everywhere', () => {
-  let app: INestApplication;
+  let app: INestApplication<Server>;
   let tableName: string;
   beforeAll(async () => {
     const created = await storeOnNewTable();
@@ -24,12 +26,12 @@ describe('Nest sample app: sign out everywhere', () => {
     await laptop.post('/api/login').send({ name: 'Ada' }).expect(201);
     await phone.post('/api/login').send({ name: 'Ada' }).expect(201);
     await someoneElse.post('/api/login').send({ name: 'Grace' }).expect(201);
-    expect((await phone.get('/api/me')).body.user).toEqual({ name: 'Ada' });
+    expect(bodyOf(await phone.get('/api/me'))['user']).toEqual({ name: 'Ada' });
 
     const res = await laptop.post('/api/logout-everywhere').expect(201);
     expect(res.body).toEqual({ signedOut: 2 });
-    expect((await phone.get('/api/me')).body.user).toBeUndefined();
-    expect((await laptop.get('/api/me')).body.user).toBeUndefined();
-    expect((await someoneElse.get('/api/me')).body.user).toEqual({ name: 'Grace' });
+    expect(bodyOf(await phone.get('/api/me'))['user']).toBeUndefined();
+    expect(bodyOf(await laptop.get('/api/me'))['user']).toBeUndefined();
+    expect(bodyOf(await someoneElse.get('/api/me'))['user']).toEqual({ name: 'Grace' });
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DeleteTableCommand, DynamoDBClient, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../sample-app/dynamodb-local';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../tools/dynamodb-local';
 import { DynamoDbStore, DynamoDbStoreOptions } from '../../lib';
 
 export function endpoint(): string {

@@ -1,6 +1,6 @@
 import { createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../sample-app/dynamodb-local';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../tools/dynamodb-local';
 import { DynamoDbStore, DynamoDbStoreOptions } from '../../lib';
 import { dropTable, endpoint, randomTableName } from './dynamodb';
 import { quietLogger } from './quiet-logger';
@@ -188,7 +188,7 @@ export interface StoreBehindProxy {
   readonly store: DynamoDbStore;
   readonly tableName: string;
   /** Closes the proxy and drops the table. */
-  close(): Promise<void>;
+  readonly close: () => Promise<void>;
 }
 
 export async function storeBehindProxy(options: DynamoDbStoreOptions = {}, seed?: number): Promise<StoreBehindProxy> {

@@ -1,4 +1,4 @@
-import { startDynamoDbLocal } from '../../sample-app/dynamodb-local';
+import { startDynamoDbLocal } from '../../tools/dynamodb-local';
 
 /** One DynamoDB Local for the whole run; each spec file makes its own random table in it. */
 export default async function globalSetup(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { RunningDynamoDbLocal } from '../../sample-app/dynamodb-local';
+import type { RunningDynamoDbLocal } from '../../tools/dynamodb-local';
 
 export default async function globalTeardown(): Promise<void> {
   await (globalThis as { __dynamoDbLocal?: RunningDynamoDbLocal }).__dynamoDbLocal?.stop();

@@ -274,7 +274,8 @@ export async function koaDriver(manager: SessionManager): Promise<Driver & { rea
       ctx.status = 404;
     }
   });
-  const server: Server = createServer(app.callback());
+  const handle = app.callback(); // Koa answers its own errors: nothing is left to catch
+  const server: Server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -537,7 +538,7 @@ function candidateProblems(cfg: ModelConfig, now: number, before: ModelItem | un
         else if (oldCookie !== undefined && idOf(cookie) === idOf(oldCookie)) problems.push(`${label}the new session kept the old id`);
         else if (!actual.created[i]) problems.push(`${label}the new cookie names no stored session`);
         else {
-          const p = itemProblems(cfg, now, expected.created!, 'exact', actual.created[i]!, undefined);
+          const p = itemProblems(cfg, now, expected.created!, 'exact', actual.created[i], undefined);
           problems.push(...p.map((x) => `${label}new session: ${x}`));
         }
         break;
@@ -865,7 +866,7 @@ class OverlapCommand implements ModelCommand {
   }
 
   toString(): string {
-    return `overlap(${this.mode}) A ${opsToString(this.opsA)} B ${opsToString(this.opsB)}${this.mode === 'concurrent' && this.scheduler ? ` ${String(this.scheduler)}` : ''}`;
+    return `overlap(${this.mode}) A ${opsToString(this.opsA)} B ${opsToString(this.opsB)}${this.mode === 'concurrent' && this.scheduler ? ` ${fc.stringify(this.scheduler)}` : ''}`;
   }
 }
 

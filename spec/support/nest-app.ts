@@ -9,7 +9,7 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Session, SessionModule, SessionValve } from '../../lib/nest';
 import { EARLIER_MIDDLEWARE_HEADER, HANDLER_HEADERS } from './koa-app';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 
 export type Platform = 'express' | 'fastify';
@@ -182,7 +182,7 @@ export async function nestApp(
   platform: Platform,
   sessionImport: NonNullable<ModuleMetadata['imports']>[number],
   hooks: { onError?: (error: unknown) => void; trustProxy?: boolean; logger?: LoggerService } = {},
-): Promise<INestApplication> {
+): Promise<INestApplication<Server>> {
   const moduleRef = await Test.createTestingModule({
     imports: [sessionImport],
     controllers: [SessionTestController],
@@ -194,13 +194,13 @@ export async function nestApp(
   // What app-wide middleware (CORS, helmet) sets before Nest routes the request, the way each platform does it.
   const [earlyName, earlyValue] = EARLIER_MIDDLEWARE_HEADER;
   if (platform === 'fastify') {
-    (adapter.getInstance() as { addHook(name: 'onRequest', hook: (req: unknown, reply: { header(n: string, v: string): unknown }) => Promise<void>): unknown })
+    adapter.getInstance<{ addHook(name: 'onRequest', hook: (req: unknown, reply: { header(n: string, v: string): unknown }) => Promise<void>): unknown }>()
       .addHook('onRequest', async (_, reply) => void reply.header(earlyName, earlyValue));
   } else {
-    (adapter.getInstance() as { use(mw: (req: unknown, res: ServerResponse, next: () => void) => void): unknown })
+    adapter.getInstance<{ use(mw: (req: unknown, res: ServerResponse, next: () => void) => void): unknown }>()
       .use((_, res, next) => (res.setHeader(earlyName, earlyValue), next()));
   }
-  if (platform === 'express' && trustProxy) (adapter.getInstance() as { set(name: string, value: unknown): void }).set('trust proxy', true);
+  if (platform === 'express' && trustProxy) adapter.getInstance<{ set(name: string, value: unknown): void }>().set('trust proxy', true);
   const { onError } = hooks;
   if (onError) {
     // Sees each error on its way to Nest's default filter, which still answers it.

@@ -19,7 +19,7 @@ export function rawRequest(url: string, method: string, path: string, headers: R
   return new Promise((resolve, reject) => {
     const req = request(
       // A raw header list gets no defaults from Node: Host and an empty body's length are ours to send.
-      { host: target.hostname, port: target.port, method, path, headers: [['Host', target.host], ['Content-Length', '0'], ...headers].flat() as string[], agent: false },
+      { host: target.hostname, port: target.port, method, path, headers: [['Host', target.host], ['Content-Length', '0'], ...headers].flat(), agent: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -25,7 +25,8 @@ export async function serveApp(kind: AnyAppKind, options: SessionOptions, platfo
     app.proxy = platform.trustProxy ?? false;
     app.silent = true;
     app.on('error', (e: unknown) => errors.push(e));
-    const server = createServer(app.callback());
+    const handle = app.callback(); // Koa answers its own errors: nothing is left to catch
+    const server = createServer((req, res) => void handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return {
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -1,4 +1,4 @@
-/** Attribute names of a session item (see the README, storage layout). */
+/** Attribute names of a session item (docs/dynamodb.md, "Storage layout"). */
 export const ATTR = {
   key: 'sessionId',
   data: 'data',

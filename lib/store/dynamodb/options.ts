@@ -3,26 +3,26 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 import type { Serializer } from '../../core/serializer';
 
 export interface DynamoDbStoreOptions {
-  /** Default 'dynamo-sessions' (seed: Table). */
+  /** Default 'dynamo-sessions' (the AWS Tomcat session manager's `Table`). */
   tableName?: string;
-  /** Seed: RegionId. Defaults to the SDK's resolution (AWS_REGION, profile). */
+  /** Defaults to the SDK's resolution (AWS_REGION, profile); the AWS Tomcat session manager's `RegionId`. */
   region?: string;
-  /** Seed: Endpoint / dynamoEndpoint, e.g. DynamoDB Local at http://127.0.0.1:8000. */
+  /** E.g. DynamoDB Local at http://127.0.0.1:8000 (the Tomcat managers' `Endpoint` / `dynamoEndpoint`). */
   endpoint?: string;
   /** Bring your own client; then region, endpoint and credentials options are not allowed. */
   client?: DynamoDBClient;
   credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
-  /** Seed: AwsAccessKey / awsAccessKey. Goes with awsSecretKey. */
+  /** Goes with awsSecretKey (the Tomcat managers' `AwsAccessKey` / `awsAccessKey`). Prefer the SDK's credential chain. */
   awsAccessKey?: string;
-  /** Seed: AwsSecretKey / awsSecretKey. */
+  /** Goes with awsAccessKey (the Tomcat managers' `AwsSecretKey` / `awsSecretKey`). */
   awsSecretKey?: string;
-  /** Seed: AwsCredentialsFile, a properties file with accessKey= and secretKey=. */
+  /** A Java properties file with `accessKey=` and `secretKey=`, as the AWS Tomcat session manager's `AwsCredentialsFile`. */
   awsCredentialsFile?: string;
-  /** Create the table (and enable TTL) at startup when it is missing. Default true (seed: CreateIfNotExist). */
+  /** Create the table (and enable TTL) at startup when it is missing. Default true (the AWS Tomcat session manager's `CreateIfNotExist`). */
   createIfNotExist?: boolean;
-  /** Provisioned capacity for a created table (seed: ReadCapacityUnits). On-demand when absent. */
+  /** Provisioned read capacity for a created table. On-demand when both are absent. */
   readCapacityUnits?: number;
-  /** Seed: WriteCapacityUnits. */
+  /** Provisioned write capacity for a created table. On-demand when both are absent. */
   writeCapacityUnits?: number;
   /** EnergyHub sizing: expected peak requests per second; with sessionSize gives provisioned capacity. */
   requestsPerSecond?: number;
@@ -47,14 +47,14 @@ export interface DynamoDbStoreOptions {
   tableReadyTimeout?: number;
   /** 'ttl' (default): one table, DynamoDB TTL on expiresAt. 'rotation': EnergyHub's table per period. */
   expiry?: 'ttl' | 'rotation';
-  /** Rotation: tables are named `<tableBaseName>_<periodStartEpochSeconds>`. Default 'dynamo-sessions' (seed: tableBaseName). */
+  /** Rotation: tables are named `<tableBaseName>_<periodStartEpochSeconds>`. Default 'dynamo-sessions' (EnergyHub's manager used `tomcat-sessions`). */
   tableBaseName?: string;
   /** Rotation: the period in seconds; must equal the sessions' maxInactiveInterval. */
   rotationPeriod?: number;
   /** Rotation: the clock (epoch ms), injectable so tests cross period boundaries without waiting. */
   now?: () => number;
   /**
-   * Encodes each attribute value (MSM: transcoderFactoryClass). Default JSON. `encode` must be
+   * Encodes each attribute value (memcached-session-manager's `transcoderFactoryClass`). Default JSON. `encode` must be
    * deterministic (equal values, equal output): dirty detection compares encodings.
    */
   serializer?: Serializer;

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { SessionConfigError } from '../../core/errors';
-import { describe } from '../../core/patterns';
-import { positiveInteger } from '../../core/validate-options';
+import { describe, positiveInteger } from '../../core/option-checks';
 import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
 
 export type Billing =
@@ -99,7 +98,7 @@ function resolveRotation(input: DynamoDbStoreOptions, problems: string[]): Resol
   return { tableBaseName, period };
 }
 
-/** Precedence as in the AWS seed: explicit keys, then the credentials file, then the SDK's default chain. */
+/** Precedence as in the AWS Tomcat session manager: explicit keys, then the credentials file, then the SDK's default chain. */
 function resolveCredentials(input: DynamoDbStoreOptions, problems: string[]): DynamoDbStoreOptions['credentials'] {
   const given = (['credentials', 'awsCredentialsFile'] as const).filter((k) => input[k] !== undefined);
   if (input.awsAccessKey !== undefined || input.awsSecretKey !== undefined) given.unshift('credentials');
@@ -113,7 +112,7 @@ function resolveCredentials(input: DynamoDbStoreOptions, problems: string[]): Dy
   return input.credentials;
 }
 
-/** The AWS seed's properties file: `accessKey=...` and `secretKey=...`, `#`/`!` comments. */
+/** The AWS Tomcat session manager's properties file: `accessKey=...` and `secretKey=...`, `#`/`!` comments. */
 export function readCredentialsFile(path: string, problems: string[]): AwsCredentialIdentity | undefined {
   let text: string;
   try {

@@ -1,12 +1,11 @@
-import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
-
 /**
  * Builds an UpdateItem expression. Every attribute name goes through a
  * placeholder, so session attribute names never reach the expression text.
  */
 export class UpdateExpressionBuilder {
   readonly names: Record<string, string> = {};
-  readonly values: Record<string, NativeAttributeValue> = {};
+  // `unknown` rather than the SDK's NativeAttributeValue, which is `any` and would switch off checking of every caller.
+  readonly values: Record<string, unknown> = {};
   private readonly sets: string[] = [];
   private readonly removes: string[] = [];
   private readonly adds: string[] = [];
@@ -26,13 +25,13 @@ export class UpdateExpressionBuilder {
     return placeholder;
   }
 
-  value(value: NativeAttributeValue): string {
+  value(value: unknown): string {
     const placeholder = `:v${this.valueCount++}`;
     this.values[placeholder] = value;
     return placeholder;
   }
 
-  set(path: string, value: NativeAttributeValue): this {
+  set(path: string, value: unknown): this {
     this.sets.push(`${path} = ${this.value(value)}`);
     return this;
   }
@@ -42,7 +41,7 @@ export class UpdateExpressionBuilder {
     return this;
   }
 
-  add(path: string, value: NativeAttributeValue): this {
+  add(path: string, value: unknown): this {
     this.adds.push(`${path} ${this.value(value)}`);
     return this;
   }

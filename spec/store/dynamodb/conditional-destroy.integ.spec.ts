@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDbStore } from '../../../lib';
 import { dropTable, getItem, localClient, randomTableName, storeOnNewTable } from '../../support/dynamodb';

@@ -7,7 +7,7 @@ import {
   DynamoDbStore, SessionConfigError, SessionStoreUnavailableError, SessionTooLargeError, TableNotFoundError,
 } from '../../../lib';
 import { dropTable, endpoint, localClient, randomTableName, storeOnNewTable } from '../../support/dynamodb';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../sample-app/dynamodb-local';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../tools/dynamodb-local';
 
 const created: string[] = [];
 function track(name: string): string {
@@ -184,7 +184,7 @@ describe('DynamoDbStore credentials and options', () => {
   it('reports every invalid store option at once', () => {
     let error: SessionConfigError | undefined;
     try {
-      new DynamoDbStore({ tableName: 'x', client: localClient(), region: 'eu-west-1', readCapacityUnits: 5, awsAccessKey: 'a', endpoint: 'not a url' } as never);
+      new DynamoDbStore({ tableName: 'x', client: localClient(), region: 'eu-west-1', readCapacityUnits: 5, awsAccessKey: 'a', endpoint: 'not a url' });
     } catch (e) {
       error = e as SessionConfigError;
     }

@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import request from 'supertest';
 import Koa from 'koa';
 import Router from '@koa/router';

@@ -1,15 +1,18 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DynamoDbStore } from '../lib';
-import { runCli } from '../lib/cli';
-import { CallLog, dropTable, endpoint, localClient, randomTableName, storeOnNewTable } from './support/dynamodb';
-import { testManager } from './support/manager';
+import { DynamoDbStore } from '../../lib';
+import { runCli } from '../../lib/cli';
+import { CallLog, dropTable, endpoint, localClient, randomTableName, storeOnNewTable } from '../support/dynamodb';
+import { testManager } from '../support/manager';
 
-/** The actions of the README's policy block marked `<!-- iam:NAME -->`. */
+/** The page that documents the IAM policies (docs/dynamodb.md, "IAM policies"). */
+const POLICY_PAGE = join(__dirname, '..', '..', 'docs', 'dynamodb.md');
+
+/** The actions of the policy block marked `<!-- iam:NAME -->` in docs/dynamodb.md. */
 function policyActions(name: string): string[] {
-  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
-  const block = new RegExp(`<!-- iam:${name} -->\\s*\`\`\`json\\n([\\s\\S]*?)\`\`\``).exec(readme);
-  if (!block) throw new Error(`README has no <!-- iam:${name} --> policy`);
+  const page = readFileSync(POLICY_PAGE, 'utf8');
+  const block = new RegExp(`<!-- iam:${name} -->\\s*\`\`\`json\\n([\\s\\S]*?)\`\`\``).exec(page);
+  if (!block) throw new Error(`docs/dynamodb.md has no <!-- iam:${name} --> policy`);
   const policy = JSON.parse(block[1]!) as { Statement: Array<{ Action: string[] }> };
   return policy.Statement.flatMap((s) => s.Action).map((a) => a.replace(/^dynamodb:/, '')).sort();
 }
@@ -27,7 +30,7 @@ async function exerciseApp(store: DynamoDbStore): Promise<void> {
   await store.destroyByPrincipal('ada');
 }
 
-describe("the README's IAM policies list exactly the DynamoDB actions the code calls", () => {
+describe("docs/dynamodb.md's IAM policies list exactly the DynamoDB actions the code calls", () => {
   const tables: string[] = [];
   afterAll(async () => {
     for (const table of tables) await dropTable(table);
@@ -64,7 +67,7 @@ describe("the README's IAM policies list exactly the DynamoDB actions the code c
     process.env['AWS_ACCESS_KEY_ID'] = 'local';
     process.env['AWS_SECRET_ACCESS_KEY'] = 'local';
     const out = { log() {}, error() {} };
-    const cliDir = join(__dirname, '..', 'lib', 'cli');
+    const cliDir = join(__dirname, '..', '..', 'lib', 'cli');
     const cliCommands = readdirSync(cliDir).flatMap((f) => [...readFileSync(join(cliDir, f), 'utf8').matchAll(/new (\w+)Command\(/g)].map((m) => m[1]!));
     expect(cliCommands.length).toBeGreaterThan(0);
     expect(await runCli(['describe', '--table', tableName, '--endpoint', endpoint(), '--region', 'us-east-1'], out)).toBe(0);

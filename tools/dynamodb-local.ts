@@ -19,7 +19,7 @@ export const LOCAL_REGION = 'us-east-1';
 export async function startDynamoDbLocal(): Promise<RunningDynamoDbLocal> {
   assertJava();
   const port = await freePort();
-  const child = spawn({ port, sharedDb: true, stdio: 'pipe' }) as ChildProcess;
+  const child = spawn({ port, sharedDb: true, stdio: 'pipe' });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -28,7 +28,7 @@ export async function startDynamoDbLocal(): Promise<RunningDynamoDbLocal> {
     await waitUntilAnswering(endpoint, child);
   } catch (e) {
     child.kill('SIGKILL');
-    throw new Error(`DynamoDB Local did not start: ${(e as Error).message}\n${output}`);
+    throw new Error(`DynamoDB Local did not start: ${(e as Error).message}\n${output}`, { cause: e });
   }
   return {
     endpoint,

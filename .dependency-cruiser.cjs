@@ -1,0 +1,69 @@
+/**
+ * The one-way architecture, checked on every `npm test`:
+ *   koa, nest, cli -> store -> core;  core imports nothing else in lib/.
+ * core owns the SessionStore port and MemoryStore; store is "talks to
+ * DynamoDB" and knows nothing of HTTP; the two framework adapters never meet.
+ */
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'An import circle makes load order matter and hides which room owns what.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'core-imports-only-core',
+      severity: 'error',
+      comment: 'core defines the ports the others implement; it must not reach out of itself.',
+      from: { path: '^lib/core/' },
+      to: { path: '^lib/(?!core/)' },
+    },
+    {
+      name: 'store-knows-no-http',
+      severity: 'error',
+      comment: 'The store talks to DynamoDB only: no adapter, no CLI, no framework, no HTTP server.',
+      from: { path: '^lib/store/' },
+      to: { path: ['^lib/(koa|nest|cli)/', '^node_modules/(koa|@nestjs|express|fastify|rxjs)/', '^(http|https|http2)$'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'store-types-know-no-framework',
+      severity: 'error',
+      from: { path: '^lib/store/' },
+      to: { path: ['^lib/(koa|nest|cli)/', '^node_modules/(koa|@nestjs|express|fastify)/'] },
+    },
+    {
+      name: 'koa-and-nest-never-meet',
+      severity: 'error',
+      from: { path: '^lib/koa/' },
+      to: { path: '^(lib/nest/|node_modules/@nestjs/)' },
+    },
+    {
+      name: 'nest-and-koa-never-meet',
+      severity: 'error',
+      from: { path: '^lib/nest/' },
+      to: { path: '^(lib/koa/|node_modules/koa/)' },
+    },
+    {
+      name: 'cli-is-not-an-adapter',
+      severity: 'error',
+      comment: 'The table CLI works on the store; it has no business with the HTTP adapters.',
+      from: { path: '^lib/cli/' },
+      to: { path: '^lib/(koa|nest)/' },
+    },
+    {
+      name: 'lib-never-imports-tests-or-tools',
+      severity: 'error',
+      from: { path: '^lib/' },
+      to: { path: '^(spec|sample-app|bench|tools)/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.build.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+  },
+};
