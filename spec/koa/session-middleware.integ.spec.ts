@@ -206,7 +206,7 @@ describe('ignoreUris and ignoreHeaders', () => {
     expect(log.calls).toEqual([]);
   });
 
-  it('string patterns match the whole path, as Pattern.matches does in the seeds', async () => {
+  it('string patterns match the whole path, as Pattern.matches does in the Tomcat managers', async () => {
     const res = await request(server).get('/healthy').expect(404);
     void res;
     listen({ ignoreUris: ['/set/.*'] });

@@ -220,7 +220,7 @@ export function idleDeadline(cfg: ModelConfig, now: number, ownInterval: number 
 
 /**
  * Epoch s: the earliest expiry allowed after a successful request at `now`.
- * The design promises that an active user is never logged out: touch
+ * The library promises that an active user is never logged out: touch
  * throttling may not let the remaining lifetime fall below half the
  * session's own idle timeout (with the generators' touchAfter <= interval / 2,
  * a correct throttle never does, whatever the session's own interval).

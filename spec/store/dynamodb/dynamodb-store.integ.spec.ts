@@ -31,7 +31,7 @@ describe('DynamoDbStore table bootstrap', () => {
     expect(ttl.TimeToLiveDescription).toEqual({ AttributeName: 'expiresAt', TimeToLiveStatus: 'ENABLED' });
   });
 
-  it('provisions the capacity units given (seed ReadCapacityUnits/WriteCapacityUnits)', async () => {
+  it('provisions the capacity units given (ReadCapacityUnits/WriteCapacityUnits of the AWS Tomcat manager)', async () => {
     const { tableName, raw } = await storeOnNewTable({ tableName: track(randomTableName()), readCapacityUnits: 10, writeCapacityUnits: 5 });
     const { Table } = await raw.send(new DescribeTableCommand({ TableName: tableName }));
     expect(Table?.ProvisionedThroughput).toMatchObject({ ReadCapacityUnits: 10, WriteCapacityUnits: 5 });
@@ -154,7 +154,7 @@ describe('DynamoDbStore: an item DynamoDB itself refuses as too large (Validatio
 });
 
 describe('DynamoDbStore credentials and options', () => {
-  it('works with seed-style awsAccessKey/awsSecretKey and with endpoint + region', async () => {
+  it('works with Tomcat-style awsAccessKey/awsSecretKey and with endpoint + region', async () => {
     const tableName = track(randomTableName());
     const store = new DynamoDbStore({ tableName, endpoint: endpoint(), region: LOCAL_REGION, awsAccessKey: 'AKIDEXAMPLE', awsSecretKey: 'secret' });
     await store.ready();
@@ -162,10 +162,10 @@ describe('DynamoDbStore credentials and options', () => {
     expect((await store.get('k'))?.data).toEqual({ a: '"1"' });
   });
 
-  it('reads the AWS seed credentials properties file', async () => {
+  it('reads the AWS Tomcat manager credentials properties file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'creds-'));
     const file = join(dir, 'AwsCredentials.properties');
-    writeFileSync(file, '# seed format\naccessKey = AKIDFROMFILE\nsecretKey=from-file\n');
+    writeFileSync(file, '# AwsCredentialsFile format\naccessKey = AKIDFROMFILE\nsecretKey=from-file\n');
     const tableName = track(randomTableName());
     const store = new DynamoDbStore({ tableName, endpoint: endpoint(), region: LOCAL_REGION, awsCredentialsFile: file });
     await store.ready();
