@@ -73,7 +73,7 @@ async function main(): Promise<void> {
         const order = running.map((_, i) => running[(i + round) % running.length]!);
         for (const t of order) {
           const load = await runLoad(t.url, w, t.cookies, AMOUNT, CONNECTIONS);
-          const entry = timings.get(t.name) ?? ({ none: [], read: [], write: [], mixed: [] } as Record<Workload, LoadResult[]>);
+          const entry = timings.get(t.name) ?? ({ none: [], read: [], write: [], mixed: [] });
           entry[w].push(load);
           timings.set(t.name, entry);
           console.log(`round ${round + 1} ${t.name.padEnd(34)} ${w.padEnd(6)} ${load.rps.toFixed(0).padStart(6)} req/s  p99 ${load.p99} ms`);
