@@ -24,15 +24,9 @@ module.exports = {
     {
       name: 'store-knows-no-http',
       severity: 'error',
-      comment: 'The store talks to DynamoDB only: no adapter, no CLI, no framework, no HTTP server.',
+      comment: 'The store talks to DynamoDB only: no adapter, no CLI, no web framework, no HTTP server, not even for types.',
       from: { path: '^lib/store/' },
-      to: { path: ['^lib/(koa|nest|cli)/', '^node_modules/(koa|@nestjs|express|fastify|rxjs)/', '^(http|https|http2)$'], dependencyTypesNot: ['type-only'] },
-    },
-    {
-      name: 'store-types-know-no-framework',
-      severity: 'error',
-      from: { path: '^lib/store/' },
-      to: { path: ['^lib/(koa|nest|cli)/', '^node_modules/(koa|@nestjs|express|fastify)/'] },
+      to: { path: ['^lib/(koa|nest|cli)/', '^node_modules/(koa|@koa|@nestjs|express|fastify|rxjs)/', '^(node:)?(http|https|http2)$'] },
     },
     {
       name: 'koa-and-nest-never-meet',
