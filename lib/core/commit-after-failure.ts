@@ -4,18 +4,17 @@ import type { CommitResult, SessionContext } from './session-context';
 /**
  * After the handler threw, the state it left is still saved, as the Tomcat
  * valves save in their `finally`. The handler's error stays the answer: a
- * commit that fails too is logged, never thrown over it, so the client learns
- * what went wrong first. Both adapters call this; only where the resulting
- * headers go differs (Koa: the error's `headers`; Nest: the response).
+ * commit that fails too, or headers that cannot be set, are logged, never
+ * thrown over it, so the client learns what went wrong first. Both adapters
+ * call this; only where the headers go differs (`apply`: the error's
+ * `headers` for Koa, the response for Nest).
  *
- * Resolves with the commit's headers, or undefined when the commit failed.
+ * The log line names the method only: paths can carry tokens.
  */
-export async function commitAfterFailure(context: SessionContext, logger: Logger): Promise<CommitResult | undefined> {
+export async function commitAfterFailure(context: SessionContext, logger: Logger, apply: (result: CommitResult) => void): Promise<void> {
   try {
-    return await context.commit();
+    apply(await context.commit());
   } catch (commitError) {
-    const { method, path } = context.request;
-    logger.error(`session commit failed after the handler failed (${method} ${path})`, commitError);
-    return undefined;
+    logger.error(`session commit failed after the handler failed (${context.request.method})`, commitError);
   }
 }

@@ -30,8 +30,7 @@ export function session(options: SessionOptions | SessionManager): KoaSessionMid
     try {
       await next();
     } catch (handlerError) {
-      const result = await commitAfterFailure(context, manager.options.logger);
-      if (result) addToErrorHeaders(handlerError, result);
+      await commitAfterFailure(context, manager.options.logger, (result) => addToErrorHeaders(handlerError, result));
       throw handlerError;
     }
     let result: CommitResult;

@@ -14,7 +14,7 @@ interface FastifyReplyLike {
   raw: ServerResponse;
 }
 interface FastifyLike {
-  addHook(name: 'preHandler', hook: (request: FastifyRequestLike, reply: FastifyReplyLike) => Promise<void>): unknown;
+  addHook(name: 'preHandler', hook: (request: FastifyRequestLike, reply: FastifyReplyLike, done: () => void) => void): unknown;
   addHook(name: 'onSend', hook: (request: FastifyRequestLike, reply: FastifyReplyLike, payload: unknown) => Promise<unknown>): unknown;
 }
 
@@ -25,8 +25,9 @@ interface FastifyLike {
 export function registerFastifyHooks(instance: unknown, valve: SessionValve): void {
   const fastify = instance as FastifyLike;
   // The last hook before Nest's guards and handler: what the reply carries now (CORS, helmet) is not the app's answer.
-  fastify.addHook('preHandler', async (request, reply) => {
+  fastify.addHook('preHandler', (request, reply, done) => {
     valve.noteBaseline(request.raw, reply);
+    done();
   });
   fastify.addHook('onSend', async (request, reply, payload) => {
     try {

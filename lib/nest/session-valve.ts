@@ -96,8 +96,7 @@ export class SessionValve {
   async commitAfterFailure(req: AnyRequest, response: object): Promise<void> {
     const state = this.state(req);
     state.commits++;
-    const result = await commitAfterFailure(state.context, this.manager.options.logger);
-    if (result) addResponseHeaders(response, result.headers);
+    await commitAfterFailure(state.context, this.manager.options.logger, (result) => addResponseHeaders(response, result.headers));
   }
 
   /** For the response hooks: commits a loaded session nobody committed yet (a guard or filter ended the request). */

@@ -200,7 +200,7 @@ export function coreDriver(manager: SessionManager): Driver {
       })();
       return { loaded: loaded.promise, release: () => gate.resolve(), done };
     },
-    close: async () => undefined,
+    close: () => Promise.resolve(),
   };
 }
 
@@ -878,10 +878,11 @@ class ClockCommand implements ModelCommand {
     return true;
   }
 
-  async run(m: Model, h: Harness): Promise<void> {
+  run(m: Model, h: Harness): Promise<void> {
     m.now += this.ms;
     h.clock.now = m.now;
     settle(m);
+    return Promise.resolve();
   }
 
   toString(): string {
@@ -897,13 +898,15 @@ class DeadlineCommand implements ModelCommand {
     return m.item !== undefined;
   }
 
-  async run(m: Model, h: Harness): Promise<void> {
+  run(m: Model, h: Harness): Promise<void> {
     const item = m.item;
-    if (!item) return;
-    const deadline = Math.min(item.expiresAt, item.absoluteExpiresAt ?? Infinity) * 1000;
-    m.now = Math.max(m.now, deadline + this.offsetMs);
-    h.clock.now = m.now;
-    settle(m);
+    if (item) {
+      const deadline = Math.min(item.expiresAt, item.absoluteExpiresAt ?? Infinity) * 1000;
+      m.now = Math.max(m.now, deadline + this.offsetMs);
+      h.clock.now = m.now;
+      settle(m);
+    }
+    return Promise.resolve();
   }
 
   toString(): string {

@@ -194,8 +194,8 @@ export async function nestApp(
   // What app-wide middleware (CORS, helmet) sets before Nest routes the request, the way each platform does it.
   const [earlyName, earlyValue] = EARLIER_MIDDLEWARE_HEADER;
   if (platform === 'fastify') {
-    adapter.getInstance<{ addHook(name: 'onRequest', hook: (req: unknown, reply: { header(n: string, v: string): unknown }) => Promise<void>): unknown }>()
-      .addHook('onRequest', async (_, reply) => void reply.header(earlyName, earlyValue));
+    adapter.getInstance<{ addHook(name: 'onRequest', hook: (req: unknown, reply: { header(n: string, v: string): unknown }, done: () => void) => void): unknown }>()
+      .addHook('onRequest', (_, reply, done) => (reply.header(earlyName, earlyValue), done()));
   } else {
     adapter.getInstance<{ use(mw: (req: unknown, res: ServerResponse, next: () => void) => void): unknown }>()
       .use((_, res, next) => (res.setHeader(earlyName, earlyValue), next()));
