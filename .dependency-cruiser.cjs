@@ -19,14 +19,14 @@ module.exports = {
       severity: 'error',
       comment: 'core defines the ports the others implement; it must not reach out of itself.',
       from: { path: '^lib/core/' },
-      to: { path: '^lib/(?!core/)' },
+      to: { path: ['^lib/(?!core/)', '^node_modules/(koa|@koa|@nestjs|express|fastify|rxjs|@aws-sdk|@smithy)/', '^node_modules/@types/(koa|koa__router|express)'] },
     },
     {
       name: 'store-knows-no-http',
       severity: 'error',
       comment: 'The store talks to DynamoDB only: no adapter, no CLI, no web framework, no HTTP server, not even for types.',
       from: { path: '^lib/store/' },
-      to: { path: ['^lib/(koa|nest|cli)/', '^node_modules/(koa|@koa|@nestjs|express|fastify|rxjs)/', '^(node:)?(http|https|http2)$'] },
+      to: { path: ['^lib/(?!core/|store/)', '^node_modules/(koa|@koa|@nestjs|express|fastify|rxjs)/', '^node_modules/@types/(koa|koa__router|express)', '^(node:)?(http|https|http2)$'] },
     },
     {
       name: 'koa-and-nest-never-meet',
@@ -39,6 +39,12 @@ module.exports = {
       severity: 'error',
       from: { path: '^lib/nest/' },
       to: { path: '^(lib/koa/|node_modules/koa/)' },
+    },
+    {
+      name: 'adapters-use-no-cli',
+      severity: 'error',
+      from: { path: '^lib/(koa|nest)/' },
+      to: { path: '^lib/cli/' },
     },
     {
       name: 'cli-is-not-an-adapter',

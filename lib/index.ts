@@ -9,6 +9,8 @@ export type { SessionEventMap, SessionEventName } from './core/events';
 export type { Serializer } from './core/serializer';
 export * from './core/errors';
 export { SessionStore } from './core/session-store';
-export type { NewSession, SessionTimes, SessionUpdate, StoredSession, StoredValue } from './core/session-store';
+export type {
+  DestroyOutcome, LockOutcome, NewSession, PrincipalSession, SessionTimes, SessionUpdate, StoredSession, StoredValue, UpdateOutcome,
+} from './core/session-store';
 export { MemoryStore } from './core/memory-store';
 export * from './store';

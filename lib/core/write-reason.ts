@@ -14,11 +14,9 @@ export interface WriteFacts {
   readonly touchStep: number;
 }
 
-/**
- * The save decision in one place (koa-session's _shouldSaveSession is the
- * model): the first reason that applies, in order of what it would cost to lose.
- */
+/** The save decision in one place: the first reason that applies, in order of what it would cost to lose. */
 export function writeReason(facts: WriteFacts): WriteReason | undefined {
+  // One pure function returning a reason, as koa-session's _shouldSaveSession: testable as a table.
   if (facts.changed) return 'changed';
   if (facts.principalChanged) return 'principal';
   if (facts.intervalChanged) return 'interval';
