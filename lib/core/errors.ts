@@ -53,14 +53,20 @@ export class SessionStoreUnavailableError extends SessionStoreError {
 }
 
 export class TableNotFoundError extends SessionStoreUnavailableError {
+  /**
+   * @param region the region the store was configured with (option or AWS_REGION); undefined when the
+   *   SDK resolved it elsewhere (a profile), and then the message does not guess one.
+   */
   constructor(
     readonly tableName: string,
-    readonly region: string,
+    readonly region: string | undefined,
     options?: { cause?: unknown },
   ) {
+    const where = region === undefined ? "in the AWS SDK's region (from your AWS profile; set the store's region to be sure)" : `in region ${region}`;
+    const regionArgument = region === undefined ? '' : ` --region ${region}`;
     super(
-      `DynamoDB table "${tableName}" does not exist in region ${region}. ` +
-        `Create it with: npx dynamo-session create-table --table ${tableName} --region ${region} ` +
+      `DynamoDB table "${tableName}" does not exist ${where}. ` +
+        `Create it with: npx dynamo-session create-table --table ${tableName}${regionArgument} ` +
         `(or construct the store with createIfNotExist: true).`,
       options,
     );

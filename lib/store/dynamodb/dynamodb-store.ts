@@ -333,8 +333,9 @@ export class DynamoDbStore extends SessionStore {
     return { [ATTR.key]: this.options.keyPrefix + key };
   }
 
-  private get regionName(): string {
-    return this.options.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'the default region';
+  /** Undefined when the SDK finds the region itself (a profile): error messages then name none rather than guess. */
+  private get regionName(): string | undefined {
+    return this.options.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'];
   }
 
   private createClient(): DynamoDBClient {

@@ -81,7 +81,7 @@ export function itemOfConditionFailure(error: unknown): Record<string, NativeAtt
 }
 
 /** Turns an SDK failure (after its own retries) into the typed error the adapters answer with. */
-export function toStoreError(error: unknown, operation: string, tableName: string, region: string): SessionError {
+export function toStoreError(error: unknown, operation: string, tableName: string, region: string | undefined): SessionError {
   if (error instanceof SessionError) return error;
   const e = (error ?? {}) as SdkErrorShape;
   switch (classify(error)) {

@@ -8,7 +8,7 @@ import type { Billing } from './resolve-options';
 
 export interface TableSpec {
   readonly tableName: string;
-  readonly region: string;
+  readonly region: string | undefined;
   readonly billing: Billing;
   readonly createIfNotExist: boolean;
   readonly readyTimeoutSeconds: number;

@@ -8,7 +8,7 @@ export interface RotationSpec {
   /** Seconds; the session idle timeout, as in EnergyHub's DynamoTableRotator. */
   readonly period: number;
   readonly billing: Billing;
-  readonly region: string;
+  readonly region: string | undefined;
   readonly readyTimeoutSeconds: number;
   /** Epoch milliseconds. */
   readonly now: () => number;
