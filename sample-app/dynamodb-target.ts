@@ -1,5 +1,6 @@
 import { DynamoDbStore } from 'dynamo-session';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, RunningDynamoDbLocal, startDynamoDbLocal } from '../tools/dynamodb-local';
+import { recordDynamoDbCalls } from './dynamodb-calls';
 
 export interface SampleStore {
   readonly store: DynamoDbStore;
@@ -28,7 +29,16 @@ export async function sampleStore(tableName = process.env['SESSION_TABLE'] ?? 'd
     store = new DynamoDbStore({ tableName, endpoint: local.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     description = `embedded DynamoDB Local at ${local.endpoint} (in memory; set DYNAMODB_ENDPOINT or AWS_REGION to use another), table ${tableName}`;
   }
-  await store.ready();
+  // Demo aid (sample-app/dynamodb-calls.ts): the page's "DynamoDB calls" panel. The library needs none of it.
+  recordDynamoDbCalls(store.client);
+  try {
+    await store.ready();
+  } catch (e) {
+    // Not left running behind a sample that failed to start.
+    store.client.destroy();
+    await local?.stop();
+    throw e;
+  }
   return {
     store,
     description,

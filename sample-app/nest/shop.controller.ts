@@ -35,6 +35,11 @@ export class ShopController {
     return { user: session.user, cart: session.cart ?? [], views: session.views };
   }
 
+  @Get('api/cart')
+  cart(@Session() session: Session<ShopSession>): ShopSession {
+    return { cart: session.cart ?? [] }; // read only: nothing changes, so nothing is written
+  }
+
   @Post('api/login')
   login(@Session() session: Session<ShopSession>, @Body() body: { name?: unknown }): ShopSession {
     const name = typeof body?.name === 'string' ? body.name.trim() : '';

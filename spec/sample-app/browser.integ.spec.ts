@@ -1,14 +1,22 @@
-import { mkdirSync } from 'node:fs';
+import { ChildProcess, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { chromium, Browser, Page } from 'playwright-core';
 import { buildSample, SampleProcess, startSample } from '../support/sample-process';
 import { CHROMIUM_ARGS, chromiumPath } from '../support/chromium';
-import { dropTable, randomTableName } from '../support/dynamodb';
+import { dropTable, endpoint, randomTableName } from '../support/dynamodb';
 
+const ROOT = join(__dirname, '..', '..');
+const MAIN = join(ROOT, 'build', 'sample-app', 'main.js');
 const executablePath = chromiumPath();
-// Without Chromium (a developer machine that has not installed it) this file reports as skipped; in CI it fails.
+// Without Chromium (a developer machine that has not installed it) the browser tests report as skipped; in CI they fail.
 const describeInBrowser = executablePath ? describe : describe.skip;
+
+jest.setTimeout(120_000);
+// One build for every test here: `npm start` runs build/sample-app/main.js.
+beforeAll(() => buildSample());
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -19,15 +27,60 @@ function freePort(): Promise<number> {
   });
 }
 
+/** The built sample as `npm start` runs it, with its output collected. */
+function runSample(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => { stdout: string; stderr: string }; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => ({ stdout, stderr }), exited };
+}
+
+describe('npm start (the built sample as a process)', () => {
+  it.each(['nest', 'nest-fastify', 'koa'])('%s: with PORT=0 prints the URL it really listens on, and serves there', async (sample) => {
+    const tableName = randomTableName('port0');
+    const run = runSample({ ...process.env, PORT: '0', SAMPLE: sample, SESSION_TABLE: tableName, DYNAMODB_ENDPOINT: endpoint(), SESSION_SECRET: 'browser-spec-secret-0123456789abcdef0123' });
+    try {
+      const deadline = Date.now() + 30_000;
+      let url: string | undefined;
+      while (!(url = /listening on (http:\/\/\S+)/.exec(run.output().stdout)?.[1])) {
+        if (run.child.exitCode !== null || Date.now() > deadline) throw new Error(`no URL printed:\n${run.output().stdout}${run.output().stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*\/$/);
+      expect(await (await fetch(`${url}health`)).json()).toEqual({ ok: true });
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+      await dropTable(tableName);
+    }
+  });
+
+  it('without java on the PATH stops with the sentence naming Java and DYNAMODB_ENDPOINT, and no stack under it', async () => {
+    const noJava = mkdtempSync(join(tmpdir(), 'no-java-'));
+    try {
+      const { DYNAMODB_ENDPOINT: _endpoint, AWS_REGION: _region, AWS_DEFAULT_REGION: _defaultRegion, ...env } = process.env;
+      const run = runSample({ ...env, PATH: noJava });
+      expect(await run.exited).toBe(1);
+      const { stdout, stderr } = run.output();
+      expect(stdout).toBe('');
+      expect(stderr.trim()).toMatch(/^DynamoDB Local needs Java 17 or newer on the PATH, and `java` was not found\. .*DYNAMODB_ENDPOINT/);
+      expect(stderr.trim().split('\n')).toHaveLength(1); // the sentence, not the frames
+    } finally {
+      rmSync(noJava, { recursive: true, force: true });
+    }
+  });
+});
+
 describeInBrowser('the NestJS sample page in headless Chromium', () => {
-  jest.setTimeout(120_000);
   const tableName = randomTableName('browser');
   let browser: Browser;
   let sample: SampleProcess;
   let port: number;
 
   beforeAll(async () => {
-    buildSample();
     port = await freePort();
     sample = await startSample(port, tableName);
     browser = await chromium.launch({ executablePath: executablePath!, args: CHROMIUM_ARGS });
@@ -44,6 +97,25 @@ describeInBrowser('the NestJS sample page in headless Chromium', () => {
       [selector, text] as const,
       { timeout: 10_000 },
     );
+  }
+
+  /** The calls panel: which request, its summary, and one line per DynamoDB call (each matched by a pattern). */
+  async function expectCalls(page: Page, request: string, summary: string, lines: RegExp[]): Promise<void> {
+    try {
+      await page.waitForFunction(
+        ([r, s, patterns]) => {
+          const text = (selector: string): string | undefined => document.querySelector(selector)?.textContent?.trim();
+          const shown = Array.from(document.querySelectorAll('#calls-list li'), (li) => li.textContent?.trim() ?? '');
+          return text('#calls-request') === r && text('#calls-summary') === s &&
+            shown.length === patterns.length && shown.every((line, i) => new RegExp(patterns[i]!).test(line));
+        },
+        [request, summary, lines.map((l) => l.source)] as const,
+        { timeout: 10_000 },
+      );
+    } catch (e) {
+      const panel = await page.locator('#calls').innerText();
+      throw new Error(`the calls panel does not show ${request}: ${summary} ${lines.join(' ')}; it shows:\n${panel}`, { cause: e });
+    }
   }
 
   it('logs in, fills the cart, keeps it across a reload and an app restart, and logs out', async () => {
@@ -71,15 +143,65 @@ describeInBrowser('the NestJS sample page in headless Chromium', () => {
     await page.reload();
     await expectText(page, '#user', 'Ada');
     await expectText(page, '#cart', 'tea × 2scones × 1');
-    mkdirSync(join(__dirname, '..', '..', '.tmp'), { recursive: true });
-    await page.screenshot({ path: join(__dirname, '..', '..', '.tmp', 'sample-page.png') });
 
     const sid = async () => (await page.context().cookies()).find((c) => c.name === 'sid')?.value;
     const loggedIn = await sid();
     await page.click('#logout');
     await expectText(page, '#user', 'nobody');
     await expectText(page, '#cart', '');
-    await expectText(page, '#views', '1'); // the page view after logout counts in a new, anonymous session
+    await expectText(page, '#views', '0'); // the session is gone; the new one has seen no page yet
     expect(await sid()).not.toBe(loggedIn);
+    await page.reload();
+    await expectText(page, '#views', '1'); // the page view after logout counts in a new, anonymous session
+    await page.close();
+  });
+
+  it('shows the DynamoDB calls of each request, and an error until the next action', async () => {
+    const page = await browser.newPage({ viewport: { width: 760, height: 600 } });
+    await page.goto(sample.url);
+    // The page view of a new visitor: no session to read, one to create (holding the view count).
+    await expectCalls(page, 'GET /api/me', '1 UpdateItem', [/^UpdateItem · [\d.]+ WCU · new item with views$/]);
+
+    await page.fill('#name', 'Ada');
+    await page.click('#login button');
+    await expectText(page, '#user', 'Ada');
+
+    await page.click('#try-health');
+    await expectCalls(page, 'GET /health', '0 calls', []);
+
+    await page.click('#try-read');
+    await expectCalls(page, 'GET /api/cart', '1 GetItem', [/^GetItem · [\d.]+ RCU$/]);
+
+    for (const [item, cart] of [['tea', 'tea × 1'], ['scones', 'tea × 1scones × 1']] as const) {
+      await page.fill('#item', item);
+      await page.click('#add button');
+      await expectText(page, '#cart', cart);
+    }
+    // Lazy load, then a delta write: the UpdateItem names `cart` and no other session attribute. (The login set a
+    // principal, for "sign out everywhere": the item is in principal-index too, and the write costs a unit there.)
+    await expectCalls(page, 'POST /api/cart', '1 GetItem + 1 UpdateItem', [
+      /^GetItem · [\d.]+ RCU$/,
+      /^UpdateItem · [\d.]+ WCU \([\d.]+ for principal-index\) · sets cart$/,
+    ]);
+    mkdirSync(join(ROOT, '.tmp'), { recursive: true });
+    await page.screenshot({ path: join(ROOT, '.tmp', 'sample-page.png'), fullPage: true });
+    // UPDATE_SAMPLE_SCREENSHOT=1 refreshes the README's picture of the page.
+    if (process.env['UPDATE_SAMPLE_SCREENSHOT'] === '1') copyFileSync(join(ROOT, '.tmp', 'sample-page.png'), join(ROOT, 'docs', 'sample-page.png'));
+
+    // 70,000 characters: the body parser takes it (Express: up to 100 kB), the session's maxSessionBytes (64 KiB) does not.
+    await page.fill('#item', 'x'.repeat(70_000));
+    await page.click('#add button');
+    await expectCalls(page, 'POST /api/cart', '1 GetItem', [/^GetItem · [\d.]+ RCU$/]); // read, then refused before any write
+    await page.waitForTimeout(500); // whatever the page still does after the answer, the error must survive it
+    const error = page.locator('#error');
+    expect(await error.isVisible()).toBe(true);
+    expect(await error.textContent()).toMatch(/^413 \S.*maxSessionBytes/);
+    await expectText(page, '#cart', 'tea × 1scones × 1');
+
+    // The next action clears it.
+    await page.click('#try-health');
+    await expectCalls(page, 'GET /health', '0 calls', []);
+    await expectText(page, '#error', '');
+    await page.close();
   });
 });
