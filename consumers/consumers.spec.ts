@@ -1,6 +1,6 @@
 /**
  * Consumer tests on the packed tarball: each app in consumers/apps is copied to
- * .tmp/consumers/<app>, installed from its own lockfile plus the tarball,
+ * <os tmpdir>/dynamo-session-consumers/<app>, outside the repository, installed from its own lockfile plus the tarball,
  * type-checked by its own tsc (skipLibCheck: false), started as a child process
  * against DynamoDB Local behind a counting proxy, and driven through
  * login → write → read → logout. See consumers/README.md.
@@ -8,6 +8,7 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { dropTable, endpoint, randomTableName } from '../spec/support/dynamodb';
@@ -15,7 +16,9 @@ import { CountingProxy } from './counting-proxy';
 
 const ROOT = resolve(__dirname, '..');
 const APPS_DIR = join(__dirname, 'apps');
-const SCRATCH = join(ROOT, '.tmp', 'consumers');
+// Outside the repository: Node and tsc look up parent folders for modules and types, and the repository's own
+// node_modules must not stand in for a dependency the tarball forgot to declare.
+const SCRATCH = join(tmpdir(), 'dynamo-session-consumers');
 /** How many apps install and type-check at once (npm is mostly waiting on I/O, tsc on the CPU). */
 const CONCURRENCY = Math.max(1, Number(process.env['CONSUMERS_CONCURRENCY'] ?? 2));
 
@@ -139,7 +142,10 @@ async function startApp(dir: string, nodeBinary: string, env: Record<string, str
   const child: ChildProcess = spawn(nodeBinary, ['dist/main.js'], { cwd: dir, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening on" line within 60 s:\n${output}`)), 60_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // a hung app must not keep jest (and CI) waiting on its pipes
+      reject(new Error(`no "listening on" line within 60 s:\n${output}`));
+    }, 60_000);
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
     child.stdout!.on('data', (d: Buffer) => {
       output += d.toString();

@@ -23,11 +23,21 @@ async function main(): Promise<void> {
   }
   // The address the server got, not the one asked for: PORT=0 means any free port.
   console.log(`Sample app (${sample}) listening on ${urlOf(listening.server.address() as AddressInfo)}`);
+  // Once, and DynamoDB Local is stopped even when closing the server fails: it must not outlive the sample.
   const shutdown = (): void => {
-    void listening
+    process.removeListener('SIGINT', shutdown);
+    process.removeListener('SIGTERM', shutdown);
+    listening
       .close()
+      .catch((e: unknown) => console.error(`closing the sample failed: ${(e as Error).message}`))
       .then(() => target.stop())
-      .then(() => process.exit(0));
+      .then(
+        () => process.exit(0),
+        (e: unknown) => {
+          console.error(`stopping DynamoDB Local failed: ${(e as Error).message}`);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);

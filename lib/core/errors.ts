@@ -54,21 +54,22 @@ export class SessionStoreUnavailableError extends SessionStoreError {
 
 export class TableNotFoundError extends SessionStoreUnavailableError {
   /**
-   * @param region the region the store was configured with (option or AWS_REGION); undefined when the
-   *   SDK resolved it elsewhere (a profile), and then the message does not guess one.
+   * @param region the region the SDK client uses; undefined when it could not be told, and then the
+   *   message names none rather than guess.
+   * @param options.endpoint a non-AWS endpoint (DynamoDB Local), so the printed command reaches the same place.
    */
   constructor(
     readonly tableName: string,
     readonly region: string | undefined,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; endpoint?: string },
   ) {
-    const where = region === undefined ? "in the AWS SDK's region (from your AWS profile; set the store's region to be sure)" : `in region ${region}`;
-    const regionArgument = region === undefined ? '' : ` --region ${region}`;
+    const where = [region === undefined ? '' : ` in region ${region}`, options?.endpoint === undefined ? '' : ` at ${options.endpoint}`].join('');
+    const target = [region === undefined ? '' : ` --region ${region}`, options?.endpoint === undefined ? '' : ` --endpoint ${options.endpoint}`].join('');
     super(
-      `DynamoDB table "${tableName}" does not exist ${where}. ` +
-        `Create it with: npx dynamo-session create-table --table ${tableName}${regionArgument} ` +
+      `DynamoDB table "${tableName}" does not exist${where}. ` +
+        `Create it with: npx dynamo-session create-table --table ${tableName}${target} ` +
         `(or construct the store with createIfNotExist: true).`,
-      options,
+      options?.cause === undefined ? undefined : { cause: options.cause },
     );
   }
 }

@@ -54,6 +54,7 @@ export class ShopController {
   add(@Session() session: Session<ShopSession>, @Body() body: { item?: unknown }): ShopSession {
     const item = typeof body?.item === 'string' ? body.item.trim() : '';
     if (!item) throw new BadRequestException('item is required');
+    // No length cap here, unlike the Koa sample's 200 characters: the session's maxSessionBytes is the bound, and the page shows its 413.
     const cart = session.cart ?? [];
     const existing = cart.find((i) => i.name === item);
     session.cart = existing ? cart.map((i) => (i === existing ? { ...i, qty: i.qty + 1 } : i)) : [...cart, { name: item, qty: 1 }];

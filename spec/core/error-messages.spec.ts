@@ -6,21 +6,31 @@ import { SessionConfigError, TableNotFoundError } from '../../lib';
  * work as printed).
  */
 describe('TableNotFoundError names the table and the command that creates it', () => {
-  it.each<[string, string | undefined, string]>([
+  it.each<[string, string | undefined, string | undefined, string]>([
     [
       'region known',
       'eu-west-1',
+      undefined,
       'DynamoDB table "sessions" does not exist in region eu-west-1. ' +
         'Create it with: npx dynamo-session create-table --table sessions --region eu-west-1 (or construct the store with createIfNotExist: true).',
     ],
     [
-      'region resolved by the SDK (a profile)',
+      'region and a local endpoint',
+      'us-east-1',
+      'http://127.0.0.1:8000',
+      'DynamoDB table "sessions" does not exist in region us-east-1 at http://127.0.0.1:8000. ' +
+        'Create it with: npx dynamo-session create-table --table sessions --region us-east-1 --endpoint http://127.0.0.1:8000 ' +
+        '(or construct the store with createIfNotExist: true).',
+    ],
+    [
+      'region unknown: none is guessed',
       undefined,
-      'DynamoDB table "sessions" does not exist in the AWS SDK\'s region (from your AWS profile; set the store\'s region to be sure). ' +
+      undefined,
+      'DynamoDB table "sessions" does not exist. ' +
         'Create it with: npx dynamo-session create-table --table sessions (or construct the store with createIfNotExist: true).',
     ],
-  ])('%s', (_name, region, message) => {
-    const error = new TableNotFoundError('sessions', region);
+  ])('%s', (_name, region, endpoint, message) => {
+    const error = new TableNotFoundError('sessions', region, endpoint === undefined ? undefined : { endpoint });
     expect(error.message).toBe(message);
     expect(error.status).toBe(503);
     expect(error.region).toBe(region);

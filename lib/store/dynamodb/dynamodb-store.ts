@@ -13,7 +13,7 @@ import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
 import { destroyByPrincipal, findByPrincipal } from './principal-sessions';
 import { ResolvedStoreOptions, resolveStoreOptions } from './resolve-options';
 import { destroySession } from './session-deletes';
-import { isConditionFailure, itemOfConditionFailure, mayHaveApplied, toStoreError } from './store-errors';
+import { isConditionFailure, itemOfConditionFailure, mayHaveApplied, TableLocation, toStoreError } from './store-errors';
 import { Item, SendOptions, SessionTables, StoreIo, TableRef, unlessMissing } from './store-io';
 import { SharedDeadlines } from './deadlines';
 import { ensureTable } from './table-bootstrap';
@@ -44,6 +44,8 @@ export class DynamoDbStore extends SessionStore {
   private readonly rotation: TableRotation | undefined;
   private readonly bootstrap: Promise<void>;
   private rotationTimer: NodeJS.Timeout | undefined;
+  /** The region the SDK resolved, learnt at startup for error messages. */
+  private resolvedRegion: string | undefined;
   private readonly serializerOption: Serializer | undefined;
   private readonly deadlines = new SharedDeadlines();
   /** What the parts in principal-sessions.ts and session-deletes.ts call through. */
@@ -66,14 +68,14 @@ export class DynamoDbStore extends SessionStore {
         readyTimeoutSeconds: this.options.tableReadyTimeout, now: this.options.now,
       }, logger);
     }
-    const startup = this.rotation
+    const startup = this.learnRegion().then((): Promise<unknown> => this.rotation
       ? this.rotation.rotate()
       : ensureTable(this.client, {
-          tableName: this.tableName, region: this.regionName, billing: this.options.billing,
+          tableName: this.tableName, region: this.regionName, endpoint: this.options.endpoint, billing: this.options.billing,
           createIfNotExist: this.options.createIfNotExist, readyTimeoutSeconds: this.options.tableReadyTimeout,
-        }, logger);
+        }, logger));
     this.bootstrap = startup.then(() => undefined, (e: unknown) => {
-      throw toStoreError(e, 'the startup table check', this.tableName, this.regionName);
+      throw toStoreError(e, 'the startup table check', this.tableName, this.location);
     });
     // Requests report the failure themselves; an app that never awaits ready() must not crash on it.
     this.bootstrap.catch((e: unknown) => logger.error(`table check failed: ${(e as Error).message}`));
@@ -128,7 +130,7 @@ export class DynamoDbStore extends SessionStore {
     if (session.principal !== undefined) u.set(u.name(ATTR.principal), session.principal);
     const result = await this.write(this.currentTable(), key, u, `attribute_not_exists(${u.name(ATTR.key)})`);
     if (!result.applied) {
-      throw toStoreError(new Error('an item already exists under the new session key'), 'UpdateItem', this.tableName, this.regionName);
+      throw toStoreError(new Error('an item already exists under the new session key'), 'UpdateItem', this.tableName, this.location);
     }
   }
 
@@ -323,7 +325,7 @@ export class DynamoDbStore extends SessionStore {
       return await send({ abortSignal: deadline });
     } catch (e) {
       if (isConditionFailure(e)) throw e; // an answer, not a failure: the caller decides
-      throw toStoreError(e, operation, table, this.regionName);
+      throw toStoreError(e, operation, table, this.location);
     } finally {
       deadline.finish();
     }
@@ -333,9 +335,24 @@ export class DynamoDbStore extends SessionStore {
     return { [ATTR.key]: this.options.keyPrefix + key };
   }
 
-  /** Undefined when the SDK finds the region itself (a profile): error messages then name none rather than guess. */
+  /**
+   * The region the client really uses, as the SDK resolved it (option, AWS_REGION, profile or instance
+   * metadata; a given client's own): error messages name it. Undefined when it cannot be told.
+   */
   private get regionName(): string | undefined {
-    return this.options.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'];
+    return this.options.region ?? this.resolvedRegion;
+  }
+
+  private get location(): TableLocation {
+    return { region: this.regionName, endpoint: this.options.endpoint };
+  }
+
+  private async learnRegion(): Promise<void> {
+    try {
+      this.resolvedRegion = await this.client.config.region();
+    } catch {
+      // No region anywhere: the first call fails with the SDK's own message, which says so.
+    }
   }
 
   private createClient(): DynamoDBClient {

@@ -80,13 +80,19 @@ export function itemOfConditionFailure(error: unknown): Record<string, NativeAtt
   return raw && unmarshall(raw);
 }
 
+/** Where a table is looked for, as error messages name it. */
+export interface TableLocation {
+  readonly region: string | undefined;
+  readonly endpoint?: string | undefined;
+}
+
 /** Turns an SDK failure (after its own retries) into the typed error the adapters answer with. */
-export function toStoreError(error: unknown, operation: string, tableName: string, region: string | undefined): SessionError {
+export function toStoreError(error: unknown, operation: string, tableName: string, where: TableLocation): SessionError {
   if (error instanceof SessionError) return error;
   const e = (error ?? {}) as SdkErrorShape;
   switch (classify(error)) {
     case 'missing-table':
-      return new TableNotFoundError(tableName, region, { cause: error });
+      return new TableNotFoundError(tableName, where.region, { cause: error, endpoint: where.endpoint });
     case 'throttled':
       return new SessionStoreUnavailableError(
         `DynamoDB throttled ${operation} on "${tableName}" past the SDK's retries; raise the table's capacity or use on-demand billing.`,

@@ -9,6 +9,8 @@ import type { Billing } from './resolve-options';
 export interface TableSpec {
   readonly tableName: string;
   readonly region: string | undefined;
+  /** Named in a missing-table error when it is not AWS (DynamoDB Local). */
+  readonly endpoint?: string | undefined;
   readonly billing: Billing;
   readonly createIfNotExist: boolean;
   readonly readyTimeoutSeconds: number;
@@ -43,7 +45,7 @@ export async function ensureTable(client: DynamoDBClient, spec: TableSpec, logge
     if (existing.TableStatus !== 'ACTIVE') await waitForActive(client, spec);
     return { created: false, ttl: spec.enableTtl === false ? undefined : await checkTtl(client, spec, logger) };
   }
-  if (!spec.createIfNotExist) throw new TableNotFoundError(spec.tableName, spec.region);
+  if (!spec.createIfNotExist) throw new TableNotFoundError(spec.tableName, spec.region, { endpoint: spec.endpoint });
   logger.info(`creating DynamoDB table ${spec.tableName} (${spec.billing.mode})`);
   try {
     await client.send(new CreateTableCommand(createTableInput(spec)));

@@ -53,6 +53,20 @@ describe('DynamoDbStore table bootstrap', () => {
     await expect(store.get('k')).rejects.toMatchObject({ status: 503 });
   });
 
+  it('a missing table names the region the client really uses, and the endpoint, so the printed command reaches it', async () => {
+    const tableName = randomTableName();
+    // The region comes from the given client's own configuration, not from this process's environment.
+    const viaClient = new DynamoDbStore({ tableName, createIfNotExist: false, client: localClient() }, quietLogger);
+    await expect(viaClient.ready()).rejects.toThrow(`create-table --table ${tableName} --region ${LOCAL_REGION} (`);
+    const viaEndpoint = new DynamoDbStore(
+      { tableName, createIfNotExist: false, endpoint: endpoint(), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }, quietLogger,
+    );
+    await expect(viaEndpoint.ready()).rejects.toThrow(
+      `DynamoDB table "${tableName}" does not exist in region ${LOCAL_REGION} at ${endpoint()}. ` +
+        `Create it with: npx dynamo-session create-table --table ${tableName} --region ${LOCAL_REGION} --endpoint ${endpoint()} (`,
+    );
+  });
+
   it('refuses a table whose key is not a string sessionId', async () => {
     const tableName = track(randomTableName());
     const raw = localClient();
