@@ -5,12 +5,12 @@ import { ATTR } from '../store/dynamodb/item-attributes';
 import type { CliOutput } from './cli-output';
 
 /** Creates the table, or on an existing one makes sure TTL is on the expiry attribute: the fix the TTL warnings name. */
-export async function createTable(client: DynamoDBClient, tableName: string, region: string | undefined, capacity: { read: number; write: number } | undefined, out: CliOutput): Promise<void> {
+export async function createTable(client: DynamoDBClient, tableName: string, capacity: { read: number; write: number } | undefined, out: CliOutput): Promise<void> {
   const billing = capacity
     ? ({ mode: 'PROVISIONED', readCapacityUnits: capacity.read, writeCapacityUnits: capacity.write } as const)
     : ({ mode: 'PAY_PER_REQUEST' } as const);
   const logger: Logger = { debug() {}, info() {}, warn: (m) => out.error(`warning: ${m}`), error: (m) => out.error(m) };
-  const state = await ensureTable(client, { tableName, region, billing, createIfNotExist: true, readyTimeoutSeconds: 300 }, logger);
+  const state = await ensureTable(client, { tableName, billing, createIfNotExist: true, readyTimeoutSeconds: 300 }, logger);
   if (state.created) {
     out.log(`table ${tableName} is ACTIVE (${billing.mode}), TTL on ${ATTR.expiresAt}`);
     return;

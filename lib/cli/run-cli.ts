@@ -50,7 +50,7 @@ export async function runCli(argv: readonly string[], out: CliOutput, now: () =>
   try {
     switch (command) {
       case 'create-table':
-        await createTable(client, values.table, values.region, capacity(values['read-capacity'], values['write-capacity']), out);
+        await createTable(client, values.table, capacity(values['read-capacity'], values['write-capacity']), out);
         return 0;
       case 'describe':
         await describeTable(client, values.table, out);

@@ -64,7 +64,7 @@ export class DynamoDbStore extends SessionStore {
     });
     if (rotation) {
       this.rotation = new TableRotation(this.client, {
-        tableBaseName: rotation.tableBaseName, period: rotation.period, billing: this.options.billing, region: this.regionName,
+        tableBaseName: rotation.tableBaseName, period: rotation.period, billing: this.options.billing,
         readyTimeoutSeconds: this.options.tableReadyTimeout, now: this.options.now,
       }, logger);
     }

@@ -8,7 +8,8 @@ import type { Billing } from './resolve-options';
 
 export interface TableSpec {
   readonly tableName: string;
-  readonly region: string | undefined;
+  /** Where a missing table was looked for, named in its error; only used when createIfNotExist is false. */
+  readonly region?: string | undefined;
   /** Named in a missing-table error when it is not AWS (DynamoDB Local). */
   readonly endpoint?: string | undefined;
   readonly billing: Billing;

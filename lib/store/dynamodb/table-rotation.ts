@@ -8,7 +8,6 @@ export interface RotationSpec {
   /** Seconds; the session idle timeout, as in EnergyHub's DynamoTableRotator. */
   readonly period: number;
   readonly billing: Billing;
-  readonly region: string | undefined;
   readonly readyTimeoutSeconds: number;
   /** Epoch milliseconds. */
   readonly now: () => number;
@@ -57,7 +56,7 @@ export class TableRotation {
     if (start + this.spec.period - Math.floor(this.spec.now() / 1000) <= this.leadSeconds) wanted.push(start + this.spec.period);
     for (const periodStart of wanted) {
       await ensureTable(this.client, {
-        tableName: this.tableFor(periodStart), region: this.spec.region, billing: this.spec.billing,
+        tableName: this.tableFor(periodStart), billing: this.spec.billing,
         createIfNotExist: true, readyTimeoutSeconds: this.spec.readyTimeoutSeconds, enableTtl: false,
       }, this.logger);
     }
