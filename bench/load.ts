@@ -8,7 +8,7 @@ export interface LoadResult {
   p99: number;
 }
 
-export type Workload = 'none' | 'read' | 'write' | 'mixed';
+export type Workload = 'none' | 'read' | 'write' | 'mixed' | 'touch';
 
 /** The cookie pairs a response set, ready to send back (works for one cookie or koa-session's signed pair). */
 export function cookiesFrom(setCookie: string[] | null): string {
@@ -32,6 +32,7 @@ const PLANS: Record<Workload, PlannedRequest[]> = {
   write: [{ method: 'POST', path: '/write' }],
   // 9 reads then a write, per connection: 90/10
   mixed: [...Array.from({ length: 9 }, () => ({ method: 'GET' as const, path: '/read' })), { method: 'POST', path: '/write' }],
+  touch: [{ method: 'POST', path: '/touch' }],
 };
 
 /** A fixed number of requests over `connections` keep-alive connections, each its own user. */

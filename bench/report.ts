@@ -1,19 +1,23 @@
 import type { DynamoCost } from './counting-proxy';
 import type { LoadResult, Workload } from './load';
+import { renderCostModel } from './cost-model';
 
 export interface TargetResult {
   name: string;
   kind: 'baseline' | 'ours' | 'peer';
   framework: 'koa' | 'express' | 'nest';
   label: string;
-  /** DynamoDB cost of one pass per workload; `requestsMeasured` HTTP requests. */
+  /** DynamoDB cost of one pass per workload; `requestsMeasured` HTTP requests. (`touch` only for session targets.) */
   costs: Record<Workload, DynamoCost & { requestsMeasured?: number }>;
+  /** Measured for cost (and races) only. */
+  costOnly?: boolean;
   /** One timing per round per workload. */
   rounds: Record<Workload, LoadResult[]>;
   races: { own: { lost: number; failed: number }; counter: { lost: number; failed: number }; rounds: number };
 }
 
 const WORKLOADS: Workload[] = ['none', 'read', 'write', 'mixed'];
+const COST_WORKLOADS: Workload[] = [...WORKLOADS, 'touch'];
 const fixed = (n: number, digits = 2) => n.toFixed(digits);
 
 function perRequest(r: TargetResult, w: Workload, pick: (c: DynamoCost) => number): string {
@@ -48,7 +52,8 @@ export function renderResults(
       'generator (bench/http-load.ts, keep-alive, hrtime) and DynamoDB Local share the machine, so absolute numbers are this machine\'s: compare ratios, measured in one run.',
     '',
     'Workloads: `none` a route that never touches the session (the request still carries its cookie); `read` reads one attribute; ' +
-      '`write` changes one attribute; `mixed` 9 reads then 1 write per connection (90/10).',
+      '`write` changes one attribute; `mixed` 9 reads then 1 write per connection (90/10); `touch` extends the session without changing it ' +
+      '(cost only). Targets named with a layout or a payload are measured for cost and races only.',
     '',
     '## DynamoDB cost per HTTP request',
     '',
@@ -59,16 +64,18 @@ export function renderResults(
     '|---|---|---|---|---|---|---|---|',
   ];
   for (const r of sessionTargets) {
-    for (const w of WORKLOADS) {
+    for (const w of COST_WORKLOADS) {
       const cost = r.costs[w];
+      if (!cost) continue;
       const ops = Object.entries(cost.byOperation).map(([op, n]) => `${op} ${fixed(n / Math.max(1, cost.requestsMeasured ?? 1))}`).join(', ') || '—';
       lines.push(`| ${r.label} | ${w} | ${perRequest(r, w, (c) => c.calls)} | ${perRequest(r, w, (c) => c.rcu)} | ${perRequest(r, w, (c) => c.wcu)} | ${perRequest(r, w, (c) => c.bytes)} | ${perRequest(r, w, (c) => c.localCpuMs ?? 0)} | ${ops} |`);
     }
   }
+  lines.push('', ...renderCostModel(results));
   lines.push('', '## Throughput and latency', '',
     'Medians over the rounds. Ratio: requests per second relative to the same framework with no session middleware, in the same round.', '',
     '| target | workload | req/s | ratio to baseline | p50 ms | p99 ms | failed requests |', '|---|---|---|---|---|---|---|');
-  for (const r of results) {
+  for (const r of results.filter((t) => !t.costOnly)) {
     for (const w of WORKLOADS) {
       const rounds = r.rounds[w];
       const failed = rounds.reduce((sum, l) => sum + l.errors, 0);
@@ -80,14 +87,14 @@ export function renderResults(
       'one counter. Lost = acknowledged (2xx) writes missing afterwards. dynamo-session runs its default optimistic mode, with ' +
       '`locking: { uriPattern: \'POST /incr\' }` for the counter route.', '',
     '| target | rounds | own: lost of 20 per round | counter: lost of 20 per round | requests refused openly |', '|---|---|---|---|---|');
-  for (const r of sessionTargets) {
+  for (const r of sessionTargets.filter((t) => !(t.kind === 'peer' && t.costOnly))) {
     const per = (n: number) => fixed(n / r.races.rounds, 1);
     lines.push(`| ${r.label} | ${r.races.rounds} | ${per(r.races.own.lost)} | ${per(r.races.counter.lost)} | ${r.races.own.failed + r.races.counter.failed} |`);
   }
-  const ours = sessionTargets.find((r) => r.kind === 'ours' && r.framework === 'koa');
-  const peers = sessionTargets.filter((r) => r.kind === 'peer');
+  const ours = sessionTargets.find((r) => r.kind === 'ours' && r.framework === 'koa' && !r.costOnly);
+  const peers = sessionTargets.filter((r) => r.kind === 'peer' && !r.costOnly);
   if (ours) {
-    lines.push('', '## Checks', '');
+    lines.push('', '## Checks: throughput', '');
     for (const w of WORKLOADS) {
       const mine = ratio(results, ours, w, median);
       const best = Math.max(...peers.map((p) => ratio(results, p, w, median)));

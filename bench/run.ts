@@ -10,7 +10,9 @@ import { renderResults, TargetResult } from './report';
 import { dynamoDbLocalCpuMs } from './process-cpu';
 import { warmUpDynamoDb } from './warm-up';
 
+/** Throughput is timed on these; cost is measured on these and `touch`. */
 const WORKLOADS: Workload[] = ['none', 'read', 'write', 'mixed'];
+const COST_WORKLOADS: Workload[] = [...WORKLOADS, 'touch'];
 const AMOUNT = Number(process.env['BENCH_REQUESTS'] ?? 2000);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 20);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -53,12 +55,13 @@ async function main(): Promise<void> {
     console.log('warming up DynamoDB Local (its JIT makes whoever runs first slower)');
     await warmUpDynamoDb(endpoint);
     for (const name of names) running.push(await startTarget(name, endpoint));
-    for (const t of running) await runLoad(t.url, 'mixed', t.cookies, 1000, CONNECTIONS); // warm each target's JIT and pools
+    for (const t of running) await runLoad(t.url, 'mixed', t.cookies, TARGETS[t.name]!.costOnly ? 200 : 1000, CONNECTIONS); // warm each target's JIT and pools
 
     // Cost: deterministic, one pass.
     for (const t of running) {
       const perWorkload = {} as Record<Workload, DynamoCost>;
-      for (const w of WORKLOADS) {
+      for (const w of COST_WORKLOADS) {
+        if (TARGETS[t.name]!.kind === 'baseline' && w === 'touch') continue;
         proxy.reset();
         const localCpuBefore = dynamoDbLocalCpuMs();
         const load = await runLoad(t.url, w, t.cookies, 1000, CONNECTIONS);
@@ -70,10 +73,11 @@ async function main(): Promise<void> {
     // Throughput: rounds, target order rotated each round, so no target always runs first.
     for (let round = 0; round < ROUNDS; round++) {
       for (const w of WORKLOADS) {
-        const order = running.map((_, i) => running[(i + round) % running.length]!);
+        const timed = running.filter((t) => !TARGETS[t.name]!.costOnly);
+        const order = timed.map((_, i) => timed[(i + round) % timed.length]!);
         for (const t of order) {
           const load = await runLoad(t.url, w, t.cookies, AMOUNT, CONNECTIONS);
-          const entry = timings.get(t.name) ?? ({ none: [], read: [], write: [], mixed: [] });
+          const entry = timings.get(t.name) ?? ({ none: [], read: [], write: [], mixed: [], touch: [] });
           entry[w].push(load);
           timings.set(t.name, entry);
           console.log(`round ${round + 1} ${t.name.padEnd(34)} ${w.padEnd(6)} ${load.rps.toFixed(0).padStart(6)} req/s  p99 ${load.p99} ms`);
@@ -83,7 +87,8 @@ async function main(): Promise<void> {
 
     for (const t of running) {
       const result = { own: { lost: 0, failed: 0 }, counter: { lost: 0, failed: 0 }, rounds: RACE_ROUNDS };
-      if (TARGETS[t.name]!.kind !== 'baseline') {
+      // Races for every target but the baselines and the peers' payload variants (their payload changes nothing there).
+      if (TARGETS[t.name]!.kind !== 'baseline' && !(TARGETS[t.name]!.kind === 'peer' && TARGETS[t.name]!.costOnly)) {
         for (let i = 0; i < RACE_ROUNDS; i++) {
           for (const kind of ['own', 'counter'] as const) {
             const r = await race(t.url, kind);
@@ -104,7 +109,7 @@ async function main(): Promise<void> {
     name,
     ...TARGETS[name]!,
     costs: costs.get(name)!,
-    rounds: timings.get(name)!,
+    rounds: timings.get(name) ?? { none: [], read: [], write: [], mixed: [], touch: [] },
     races: races.get(name)!,
   }));
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, DynamoDB Local (in memory) behind a counting proxy`;

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import { DynamoDBClient, CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import Koa from 'koa';
@@ -9,7 +10,7 @@ import koaSession from 'koa-session';
 import { Controller, Get, INestApplication, Module, Param, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
-import { DynamoDbStore } from 'dynamo-session';
+import { DynamoDbStore, DynamoDbStoreOptions } from 'dynamo-session';
 import { session as dynamoSession } from 'dynamo-session/koa';
 import { Session, SessionModule } from 'dynamo-session/nest';
 import { KoaSessionDynamoDbStore } from './koa-session-dynamodb-store';
@@ -26,12 +27,19 @@ const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const client = (env: TargetEnv) => new DynamoDBClient({ endpoint: env.endpoint, region: 'us-east-1', credentials, maxAttempts: 3 });
 
-/** What every target keeps in a session: a small profile and a cart, about 300 bytes. */
+/**
+ * Bytes of opaque payload a login adds beside the profile (BENCH target variants `@1k`, `@20k`): tokens a
+ * backend-for-frontend keeps, say. Random base64url, so compression cannot make it small. Set once per target process.
+ */
+let payloadBytes = 0;
+
+/** What every target keeps in a session: a small profile and a cart, about 300 bytes (and the variant's payload). */
 export function profile(): Record<string, unknown> {
   return {
     user: { id: 'u-1234', name: 'Ada Lovelace', email: 'ada@example.com', roles: ['customer'] },
     cart: [{ sku: 'TEA-001', qty: 2, price: 4.5 }, { sku: 'SCONE-7', qty: 1, price: 3.25 }],
     count: 0,
+    ...(payloadBytes > 0 && { payload: randomBytes(Math.ceil((payloadBytes * 3) / 4)).toString('base64url').slice(0, payloadBytes) }),
   };
 }
 
@@ -45,6 +53,22 @@ const handlers = {
   incr: (s: SessionLike) => ({ counter: (s['counter'] = ((s['counter'] as number | undefined) ?? 0) + 1) }),
 };
 
+/**
+ * The `touch` workload: extend the session's life without changing it, each library its own way. dynamo-session:
+ * session.touch() (its reads touch by themselves once touchAfter has passed); koa-session: save(), its only way to
+ * extend a stored session; express-session: none needed, connect-dynamodb touches the item on every request.
+ */
+type Touch = (s: SessionLike) => void;
+const touchOf = (s: SessionLike): Touch | undefined => {
+  const touch = (s as { touch?: unknown }).touch;
+  const save = (s as { save?: unknown }).save;
+  return typeof touch === 'function' ? () => (touch as () => void).call(s) : typeof save === 'function' ? () => (save as () => void).call(s) : undefined;
+};
+function touched(s: SessionLike): { ok: true } {
+  touchOf(s)?.(s);
+  return { ok: true };
+}
+
 function koaRoutes(router: Router, sessionOf: (ctx: Koa.ParameterizedContext) => Promise<SessionLike> | SessionLike): Router {
   router.get('/none', (ctx) => void (ctx.body = { ok: true }));
   router.post('/login', async (ctx) => void (ctx.body = (handlers.login(await sessionOf(ctx)), { ok: true })));
@@ -52,6 +76,7 @@ function koaRoutes(router: Router, sessionOf: (ctx: Koa.ParameterizedContext) =>
   router.post('/write', async (ctx) => void (ctx.body = handlers.write(await sessionOf(ctx))));
   router.post('/own/:i', async (ctx) => void (ctx.body = handlers.own(await sessionOf(ctx), ctx.params['i']!)));
   router.post('/incr', async (ctx) => void (ctx.body = handlers.incr(await sessionOf(ctx))));
+  router.post('/touch', async (ctx) => void (ctx.body = touched(await sessionOf(ctx))));
   router.get('/all', async (ctx) => void (ctx.body = { ...(await sessionOf(ctx)) }));
   return router;
 }
@@ -63,12 +88,23 @@ function expressRoutes(app: express.Express, sessionOf: (req: express.Request) =
   app.post('/write', (req, res) => void res.json(handlers.write(sessionOf(req))));
   app.post('/own/:i', (req, res) => void res.json(handlers.own(sessionOf(req), req.params['i'])));
   app.post('/incr', (req, res) => void res.json(handlers.incr(sessionOf(req))));
+  app.post('/touch', (req, res) => void res.json({ ok: !!sessionOf(req) }));
   app.get('/all', (req, res) => void res.json({ ...sessionOf(req) }));
   return app;
 }
 
-/** Each target is an HTTP server; `kind` says what its throughput is compared with. */
-export const TARGETS: Record<string, { kind: 'baseline' | 'ours' | 'peer'; framework: 'koa' | 'express' | 'nest'; label: string; start(env: TargetEnv): Promise<Server> }> = {
+export interface Target {
+  /** What its throughput is compared with. */
+  kind: 'baseline' | 'ours' | 'peer';
+  framework: 'koa' | 'express' | 'nest';
+  label: string;
+  /** Cost variants (a payload, another layout) are measured for DynamoDB cost and races only, not throughput. */
+  costOnly?: boolean;
+  start(env: TargetEnv): Promise<Server>;
+}
+
+/** Each target is an HTTP server. */
+export const TARGETS: Record<string, Target> = {
   'koa-baseline': {
     kind: 'baseline', framework: 'koa', label: 'Koa, no sessions (per-process memory)',
     async start() {
@@ -79,7 +115,7 @@ export const TARGETS: Record<string, { kind: 'baseline' | 'ours' | 'peer'; frame
     },
   },
   'koa-dynamo-session': {
-    kind: 'ours', framework: 'koa', label: 'Koa + dynamo-session',
+    kind: 'ours', framework: 'koa', label: 'Koa + dynamo-session (split layout, the default)',
     async start(env) {
       const store = new DynamoDbStore({ tableName: env.tableName, client: client(env) });
       await store.ready();
@@ -139,6 +175,42 @@ export const TARGETS: Record<string, { kind: 'baseline' | 'ours' | 'peer'; frame
   },
 };
 
+/** dynamo-session on Koa with the given store options (the layout variants). */
+function koaOurs(label: string, options: Partial<DynamoDbStoreOptions>, payload: number): Target {
+  return {
+    kind: 'ours', framework: 'koa', label, costOnly: true,
+    async start(env) {
+      payloadBytes = payload;
+      const store = new DynamoDbStore({ tableName: env.tableName, client: client(env), ...options });
+      await store.ready();
+      const app = new Koa();
+      app.use(dynamoSession({ store, secrets: [SECRET], locking: { uriPattern: 'POST /incr' } }));
+      app.use(koaRoutes(new Router(), (ctx) => ctx.session as Promise<SessionLike>).routes());
+      return koaServer(app);
+    },
+  };
+}
+
+/** A target's variant with a payload in every session, measured for cost. */
+function withPayload(name: string, bytes: number): Target {
+  const base = TARGETS[name]!;
+  return {
+    ...base, costOnly: true, label: `${base.label}, ${bytes / 1024} KB payload`,
+    start: (env) => {
+      payloadBytes = bytes;
+      return base.start(env);
+    },
+  };
+}
+
+TARGETS['koa-dynamo-session-single'] = koaOurs('Koa + dynamo-session (single layout)', { layout: 'single' }, 0);
+for (const kb of [1, 20]) {
+  TARGETS[`koa-dynamo-session-single@${kb}k`] = koaOurs(`Koa + dynamo-session (single layout), ${kb} KB payload`, { layout: 'single' }, kb * 1024);
+  TARGETS[`koa-dynamo-session-split@${kb}k`] = koaOurs(`Koa + dynamo-session (split layout), ${kb} KB payload`, { layout: 'split' }, kb * 1024);
+  TARGETS[`koa-session-dynamodb@${kb}k`] = withPayload('koa-session-dynamodb', kb * 1024);
+  TARGETS[`express-session-connect-dynamodb@${kb}k`] = withPayload('express-session-connect-dynamodb', kb * 1024);
+}
+
 /** A Nest controller with the same routes; `shared` replaces the session in the baseline. */
 function nestModule(shared: (() => SessionLike) | undefined, imports: NonNullable<Parameters<typeof Module>[0]>['imports']) {
   const param = shared ? () => () => undefined : Session;
@@ -163,6 +235,9 @@ function nestModule(shared: (() => SessionLike) | undefined, imports: NonNullabl
     }
     @Post('incr') incr(@param() s: SessionLike) {
       return handlers.incr(get(s));
+    }
+    @Post('touch') touch(@param() s: SessionLike) {
+      return touched(get(s));
     }
     @Get('all') all(@param() s: SessionLike) {
       return { ...get(s) };

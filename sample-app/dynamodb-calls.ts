@@ -42,6 +42,8 @@ export interface DynamoDbCall {
   readonly removes?: readonly string[];
   /** UpdateItem: true when it writes the whole `data` map (a new session), so `sets` are all its attributes. */
   readonly wholeSession?: boolean;
+  /** Split layout: the attribute whose own item (part) this UpdateItem writes; absent for the head (or a single-layout item). */
+  readonly part?: string;
   /** The error's name when the call failed, e.g. ConditionalCheckFailedException. */
   failed?: string;
 }
@@ -58,6 +60,10 @@ const READS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem', 'TransactGetI
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 /** The item attribute that holds the session's attributes (docs/dynamodb.md, "Storage layout"). */
 const DATA = 'data';
+/** Split layout: the head's registry of attributes in items of their own, and a part item's sort key and value. */
+const PARTS = 'parts';
+const PART_KEY = 'part';
+const PART_VALUE = 'value';
 const MIDDLEWARE_NAME = 'sampleDynamoDbCalls';
 
 const scope = new AsyncLocalStorage<DynamoDbCall[]>();
@@ -127,7 +133,13 @@ function sum(units: ReadonlyArray<number | undefined>): number | undefined {
  * its SET and REMOVE clauses, through the ExpressionAttributeNames placeholders
  * (the library writes every name as one). `SET data = :v` writes a whole new session.
  */
-function attributesOfUpdate(input: Record<string, unknown>): Pick<DynamoDbCall, 'sets' | 'removes' | 'wholeSession'> {
+function attributesOfUpdate(input: Record<string, unknown>): Pick<DynamoDbCall, 'sets' | 'removes' | 'wholeSession' | 'part'> {
+  const sortKey = (input['Key'] as Record<string, unknown> | undefined)?.[PART_KEY];
+  // A part item (split layout, sort key 'a#<name>') holds one attribute: a write there sets it.
+  if (typeof sortKey === 'string' && sortKey.startsWith('a#')) {
+    const writesValue = typeof input['UpdateExpression'] === 'string' && Object.values((input['ExpressionAttributeNames'] ?? {}) as Record<string, string>).includes(PART_VALUE);
+    return { sets: writesValue ? [sortKey.slice(2)] : [], removes: [], part: sortKey.slice(2) };
+  }
   const expression = typeof input['UpdateExpression'] === 'string' ? input['UpdateExpression'] : '';
   const names = (input['ExpressionAttributeNames'] ?? {}) as Record<string, string>;
   const values = (input['ExpressionAttributeValues'] ?? {}) as Record<string, unknown>;
@@ -142,6 +154,8 @@ function attributesOfUpdate(input: Record<string, unknown>): Pick<DynamoDbCall, 
     if (keyword === 'SET') {
       for (const [, path, value] of body.matchAll(/(#[\w]+(?:\.#[\w]+)*)\s*=\s*(:[\w]+)?/g)) {
         const [top, attribute] = resolve(path!);
+        // Split layout: the head claims a part for an attribute whose value goes to its own item.
+        if (top === PARTS && attribute !== undefined && !wholeSession) sets.push(attribute);
         if (top !== DATA) continue;
         if (attribute !== undefined) sets.push(attribute);
         else {

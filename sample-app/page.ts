@@ -112,6 +112,7 @@ function describeCall(call) {
   if (call.writeUnits !== undefined) parts.push(call.writeUnits + ' WCU');
   const indexes = Object.entries(call.indexUnits || {}).filter(([, units]) => units > 0);
   if (indexes.length) parts[parts.length - 1] += ' (' + indexes.map(([name, units]) => units + ' for ' + name).join(', ') + ')';
+  if (call.part) parts.push('item of ' + call.part);
   if (call.wholeSession) parts.push('new item with ' + (call.sets.join(', ') || 'no attributes'));
   else if (call.sets && call.sets.length) parts.push('sets ' + call.sets.join(', '));
   if (call.removes && call.removes.length) parts.push('removes ' + call.removes.join(', '));

@@ -1,5 +1,5 @@
 import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ttlProblem, TtlState } from '../store/dynamodb/table-bootstrap';
+import { describeLayout, layoutOf, ttlProblem, TtlState } from '../store/dynamodb/table-bootstrap';
 import type { CliOutput } from './cli-output';
 
 /** DynamoDB refreshes ItemCount and TableSizeBytes about every six hours: estimates. */
@@ -8,9 +8,11 @@ export async function describeTable(client: DynamoDBClient, tableName: string, o
   const { TimeToLiveDescription: found } = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
   const ttl: TtlState = { status: found?.TimeToLiveStatus ?? 'DISABLED', attribute: found?.AttributeName };
   const billing = Table?.BillingModeSummary?.BillingMode ?? (Table?.ProvisionedThroughput?.ReadCapacityUnits ? 'PROVISIONED' : 'PAY_PER_REQUEST');
+  const layout = Table ? layoutOf(Table, tableName) : undefined;
   const lines = [
     `table: ${tableName}`,
     `status: ${Table?.TableStatus}`,
+    `layout: ${layout ? `${layout} (${describeLayout(layout)})` : 'unknown'}`,
     `billing: ${billing}${billing === 'PROVISIONED' ? ` (read ${Table?.ProvisionedThroughput?.ReadCapacityUnits}, write ${Table?.ProvisionedThroughput?.WriteCapacityUnits})` : ''}`,
     `ttl: ${ttl.status}${ttl.attribute ? ` on ${ttl.attribute}` : ''}`,
     `items (estimate): ${Table?.ItemCount ?? 0}`,

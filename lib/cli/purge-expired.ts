@@ -18,19 +18,22 @@ export async function purgeExpired(client: DynamoDBClient, tableName: string, no
   do {
     const page = await client.send(new ScanCommand({
       TableName: tableName,
-      ProjectionExpression: '#k',
+      // The sort key too, for split-layout tables (heads and parts each have their own expiry); absent otherwise.
+      ProjectionExpression: '#k, #p',
       FilterExpression: '#e <= :now',
-      ExpressionAttributeNames: { '#k': ATTR.key, '#e': ATTR.expiresAt },
+      ExpressionAttributeNames: { '#k': ATTR.key, '#p': ATTR.part, '#e': ATTR.expiresAt },
       ExpressionAttributeValues: { ':now': { N: String(Math.floor(now() / 1000)) } },
       ...(startKey && { ExclusiveStartKey: startKey }),
     }));
     scanned += page.ScannedCount ?? 0;
-    const keys = (page.Items ?? []).map((item) => ({ DeleteRequest: { Key: { [ATTR.key]: item[ATTR.key]! } } }));
+    const keys = (page.Items ?? []).map((item) => ({
+      DeleteRequest: { Key: { [ATTR.key]: item[ATTR.key]!, ...(item[ATTR.part] && { [ATTR.part]: item[ATTR.part] }) } },
+    }));
     if (!dryRun) for (let i = 0; i < keys.length; i += BATCH) await deleteBatch(client, tableName, keys.slice(i, i + BATCH));
     deleted += keys.length;
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-  out.log(`${dryRun ? 'would delete' : 'deleted'} ${deleted} expired sessions (scanned ${scanned} items)`);
+  out.log(`${dryRun ? 'would delete' : 'deleted'} ${deleted} expired items (scanned ${scanned} items)`);
   return deleted;
 }
 

@@ -6,13 +6,13 @@ import { purgeExpired } from './purge-expired';
 import type { CliOutput } from './cli-output';
 import { ATTR } from '../store/dynamodb/item-attributes';
 
-
 const USAGE = `Usage: dynamo-session <command> --table NAME [--region REGION] [--endpoint URL]
 
 Commands:
-  create-table    create the session table (on-demand, or --read-capacity/--write-capacity) with TTL on ${ATTR.expiresAt};
+  create-table    create the session table (on-demand, or --read-capacity/--write-capacity) with TTL on ${ATTR.expiresAt},
+                  in the split item layout (--layout single: one item per session);
                   on an existing table, enable TTL on ${ATTR.expiresAt} if it is off
-  describe        billing mode, TTL status (warns unless it is on ${ATTR.expiresAt}), approximate item count and size
+  describe        item layout, billing mode, TTL status (warns unless it is on ${ATTR.expiresAt}), approximate item count and size
   purge-expired   delete items whose ${ATTR.expiresAt} has passed, for tables without TTL (--dry-run to count only)
 `;
 
@@ -26,6 +26,7 @@ export async function runCli(argv: readonly string[], out: CliOutput, now: () =>
       options: {
         table: { type: 'string' }, region: { type: 'string' }, endpoint: { type: 'string' },
         'read-capacity': { type: 'string' }, 'write-capacity': { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean' },
+        layout: { type: 'string' },
       },
     });
   } catch (e) {
@@ -43,6 +44,11 @@ export async function runCli(argv: readonly string[], out: CliOutput, now: () =>
     out.error(`--table is required\n${USAGE}`);
     return 2;
   }
+  const layout = values.layout;
+  if (layout !== undefined && layout !== 'single' && layout !== 'split') {
+    out.error(`--layout must be single or split, got "${layout}"\n${USAGE}`);
+    return 2;
+  }
   const client = new DynamoDBClient({
     ...(values.region !== undefined && { region: values.region }),
     ...(values.endpoint !== undefined && { endpoint: values.endpoint }),
@@ -50,7 +56,7 @@ export async function runCli(argv: readonly string[], out: CliOutput, now: () =>
   try {
     switch (command) {
       case 'create-table':
-        await createTable(client, values.table, capacity(values['read-capacity'], values['write-capacity']), out);
+        await createTable(client, values.table, capacity(values['read-capacity'], values['write-capacity']), layout, out);
         return 0;
       case 'describe':
         await describeTable(client, values.table, out);

@@ -7,7 +7,7 @@ import { SessionConflictError, SessionStoreError } from './errors';
 import { hasExpired, idleDeadline, touchStep } from './expiry';
 import { redacted } from './redact';
 import { generateSessionId, storageKeyOf } from './ids';
-import { assertItemFits, metadataBytes } from './item-size';
+import { metadataBytes } from './item-size';
 import { measured } from './metrics';
 import { HeldLease, readSession, releaseQuietly } from './lease';
 import { matchesAny } from './patterns';
@@ -229,7 +229,7 @@ export class SessionContext implements SessionState {
     let itemValues: ReadonlyMap<string, StoredValue> = base.values;
     let bytes: number;
     for (let attempt = 0; ; attempt++) {
-      bytes = assertItemFits(projectedSizes(itemValues, delta), this.metadataBytes(base.key));
+      bytes = options.store.fit(projectedSizes(itemValues, delta), this.metadataBytes(base.key));
       const outcome = await options.store.update(base.key, {
         set: delta.set, remove: delta.remove, lastAccessedAt: now, expiresAt, now,
         ...(delta.expected && { expected: delta.expected }),

@@ -5,7 +5,6 @@ import { SessionConflictError } from './errors';
 import type { SessionEvents } from './events';
 import { sizesOf } from './delta';
 import { hasExpired } from './expiry';
-import { assertItemFits } from './item-size';
 import type { OnConflict } from './options';
 import { FORBIDDEN_KEYS } from './serializer';
 import { RESERVED_NAMES, Session } from './session';
@@ -128,7 +127,7 @@ export class NewItem {
   /** Creates the item when there is something to store (an empty session is never written). */
   async create(): Promise<void> {
     if (this.created || !hasContent(this.encoded.size, this.times)) return;
-    this.bytes = assertItemFits(sizesOf(this.data), this.deps.metadataBytes);
+    this.bytes = this.deps.store.fit(sizesOf(this.data), this.deps.metadataBytes);
     await this.deps.store.create(this.key, { ...this.times, lastAccessedAt: this.now, data: Object.fromEntries(this.data) });
     this.created = true;
   }
@@ -151,7 +150,7 @@ export class NewItem {
     for (const [name, value] of set) this.encoded.set(name, value);
     for (const [name, value] of stored) this.data.set(name, value);
     if (!this.created) return this.create();
-    this.bytes = assertItemFits(sizesOf(this.data), this.deps.metadataBytes);
+    this.bytes = this.deps.store.fit(sizesOf(this.data), this.deps.metadataBytes);
     const outcome = await this.deps.store.update(this.key, { set: stored, remove, lastAccessedAt: this.now, expiresAt: this.times.expiresAt, now: this.now });
     if (outcome.status !== 'stored') throw new SessionConflictError('The new session was removed while this request regenerated it; nothing was stored.');
   }

@@ -1,3 +1,4 @@
+import { assertItemFits } from './item-size';
 import type { Serializer } from './serializer';
 
 /** An attribute value as stored: the serializer's text, or bytes whose first byte says what follows (compressed text, raw or compressed bytes). */
@@ -126,6 +127,16 @@ export abstract class SessionStore {
    */
   keyBytes(key: string): number {
     return KEY_ATTRIBUTE_NAME_BYTES + Buffer.byteLength(key, 'utf8');
+  }
+
+  /**
+   * Sizes a session the way the store will write it and refuses it with SessionTooLargeError before any write when
+   * an item would be over DynamoDB's limits; returns the bytes (for the item-size metric). `sizes` are the stored
+   * sizes of the attributes, `metadataBytes` what the session carries besides them (key, principal, times).
+   * The default is one item per session; a store that lays a session over several items says how.
+   */
+  fit(sizes: ReadonlyMap<string, number>, metadataBytes: number): number {
+    return assertItemFits(sizes, metadataBytes);
   }
 
   /** A store whose expiry is built on the idle timeout (table rotation) names it, so the manager can check they agree. */

@@ -36,13 +36,16 @@ describe("docs/dynamodb.md's IAM policies list exactly the DynamoDB actions the 
     for (const table of tables) await dropTable(table);
   });
 
-  it('application policy: an app on an existing table (createIfNotExist: false)', async () => {
-    const { tableName } = await storeOnNewTable();
-    tables.push(tableName);
+  it('application policy: an app on an existing table (createIfNotExist: false), in either item layout', async () => {
+    // The layouts read differently (GetItem, Query): the policy covers both, so both run here.
     const log = new CallLog();
-    const store = new DynamoDbStore({ tableName, createIfNotExist: false, client: localClient(log) });
-    await store.ready();
-    await exerciseApp(store);
+    for (const layout of ['single', 'split'] as const) {
+      const { tableName } = await storeOnNewTable({ layout });
+      tables.push(tableName);
+      const store = new DynamoDbStore({ tableName, createIfNotExist: false, client: localClient(log) });
+      await store.ready();
+      await exerciseApp(store);
+    }
     expect([...new Set(log.calls)].sort()).toEqual(policyActions('app'));
   });
 
@@ -50,9 +53,14 @@ describe("docs/dynamodb.md's IAM policies list exactly the DynamoDB actions the 
     const log = new CallLog();
     const tableName = randomTableName('iam');
     tables.push(tableName);
-    const store = new DynamoDbStore({ tableName, client: localClient(log) });
+    const store = new DynamoDbStore({ tableName, client: localClient(log), layout: 'single' });
     await store.ready();
     await exerciseApp(store);
+    const splitTable = randomTableName('iam');
+    tables.push(splitTable);
+    const split = new DynamoDbStore({ tableName: splitTable, client: localClient(log) });
+    await split.ready();
+    await exerciseApp(split);
 
     const base = randomTableName('iam-rot');
     const clock = { now: Date.UTC(2030, 0, 1) };

@@ -48,7 +48,7 @@ describe('ambiguous writes: any attempt that may have been applied is checked (f
       { fault: 'dropBefore', operations: ['UpdateItem'] },
       { fault: 'throttle', operations: ['UpdateItem'], times: Infinity },
     ]);
-    const readsBefore = proxy.calls['GetItem'] ?? 0;
+    const readsBefore = proxy.calls['GetItem'] ?? 0; // the read-back is a GetItem of the written item in either layout
     await expect(store.update('k', touch({ a: '"2"' }))).rejects.toThrow(SessionStoreUnavailableError);
     proxy.queue([]);
     expect((proxy.calls['GetItem'] ?? 0) - readsBefore).toBe(1); // it did look

@@ -1,6 +1,6 @@
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../tools/dynamodb-local';
 import { DynamoDbStore, DynamoDbStoreOptions, SessionManager, SessionTooLargeError } from '../../lib';
-import { dropTable, endpoint, randomTableName } from '../support/dynamodb';
+import { dropTable, endpoint, randomTableName, LAYOUT_OPTIONS } from '../support/dynamodb';
 import { quietLogger } from '../support/quiet-logger';
 import { SECRET } from '../support/secrets';
 
@@ -29,7 +29,7 @@ function connectionReset(): Error {
 const stores: DynamoDbStore[] = [];
 const tables: string[] = [];
 function newStore(options: DynamoDbStoreOptions): DynamoDbStore {
-  const store = new DynamoDbStore({ endpoint: endpoint(), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, ...options }, quietLogger);
+  const store = new DynamoDbStore({ ...(options.expiry === 'rotation' ? {} : LAYOUT_OPTIONS), endpoint: endpoint(), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, ...options }, quietLogger);
   stores.push(store);
   return store;
 }

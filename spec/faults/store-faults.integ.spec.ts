@@ -2,7 +2,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../tools/dynamodb-local';
 import { DynamoDbStore, SessionStoreUnavailableError } from '../../lib';
 import { createTableInput } from '../../lib/store/dynamodb/table-bootstrap';
 import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
-import { dropTable, endpoint, getItem } from '../support/dynamodb';
+import { dropTable, endpoint, getItem, READ_CALL, LAYOUT } from '../support/dynamodb';
 import { keyOf, sessionCookieValue } from '../support/cookies';
 import { FaultProxy, storeBehindProxy, StoreBehindProxy } from '../support/fault-proxy';
 import { quietLogger } from '../support/quiet-logger';
@@ -128,7 +128,7 @@ describe.each(APP_KINDS)('%s: DynamoDB faults (fault-injecting proxy in front of
       const client = new Client(lenient.url);
       expect((await client.post('/set/a/1')).ok).toBe(true);
       const cookie = client.cookie!;
-      proxy.set({ throttle: 1, operations: ['GetItem'] });
+      proxy.set({ throttle: 1, operations: [READ_CALL] });
       const read = await fetch(`${lenient.url}/read`, { headers: { cookie: `sid=${cookie}` } });
       expect(read.status).toBe(200);
       expect(await read.json()).toEqual({ isNew: true, data: {} });
@@ -172,7 +172,7 @@ describe.each(APP_KINDS)('%s: DynamoDB faults (fault-injecting proxy in front of
       await dropTable(tableName);
       await until(() => statuses[1]!.length >= 20);
       phase = 2; // before the table exists again: every phase-1 request ended without it
-      await raw.send(new CreateTableCommand(createTableInput({ tableName, billing: { mode: 'PAY_PER_REQUEST' } })));
+      await raw.send(new CreateTableCommand(createTableInput({ tableName, billing: { mode: 'PAY_PER_REQUEST' }, layout: LAYOUT })));
       await waitUntilTableExists({ client: raw, maxWaitTime: 30 }, { TableName: tableName });
       await until(() => statuses[2]!.filter((s) => s === 200).length >= 20);
     } finally {
@@ -218,12 +218,12 @@ describe('DynamoDbStore deadlines (fault-injecting proxy)', () => {
   it('requestTimeout bounds each attempt, so the SDK retries a hung attempt within the deadline', async () => {
     const { proxy, store, close } = await storeBehindProxy({ readTimeout: 5000, requestTimeout: 150, maxAttempts: 3 });
     try {
-      proxy.set({ latencyMs: 1000, operations: ['GetItem'] });
-      const before = proxy.calls['GetItem'] ?? 0;
+      proxy.set({ latencyMs: 1000, operations: [READ_CALL] });
+      const before = proxy.calls[READ_CALL] ?? 0;
       const started = Date.now();
       await expect(store.get('k')).rejects.toThrow(SessionStoreUnavailableError);
       expect(Date.now() - started).toBeLessThan(2500); // three 150 ms attempts and backoff, not 3 x 1 s nor the 5 s deadline
-      expect((proxy.calls['GetItem'] ?? 0) - before).toBe(3);
+      expect((proxy.calls[READ_CALL] ?? 0) - before).toBe(3);
     } finally {
       await close();
     }

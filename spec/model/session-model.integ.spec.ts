@@ -13,7 +13,7 @@
 import fc from 'fast-check';
 import { DynamoDbStore, SessionManager } from '../../lib';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../tools/dynamodb-local';
-import { endpoint } from '../support/dynamodb';
+import { endpoint, LAYOUT_OPTIONS } from '../support/dynamodb';
 import { Faults, storeBehindProxy, StoreBehindProxy } from '../support/fault-proxy';
 import {
   assertModel, CommandSet, timeoutFor, configArb, coreDriver, FaultPlan, Harness, inspectWith, koaDriver, proxyFaultControl, sessionOptions, START_TIME,
@@ -52,7 +52,7 @@ describe('session model (DynamoDB Local behind the fault proxy)', () => {
     // Short deadlines so a fault costs little time; still room for the SDK's retries.
     behind = await storeBehindProxy({ readTimeout: 1500, writeTimeout: 2000, requestTimeout: 700 }, 13);
     direct = new DynamoDbStore({
-      tableName: behind.tableName, endpoint: endpoint(), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, createIfNotExist: false,
+      ...LAYOUT_OPTIONS, tableName: behind.tableName, endpoint: endpoint(), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, createIfNotExist: false,
     }, quietLogger);
     await direct.ready();
   }, 60_000);

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { DeleteTableCommand, DynamoDBClient, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../tools/dynamodb-local';
 import { DynamoDbStore, DynamoDbStoreOptions } from '../../lib';
+import { LAYOUT_OPTIONS, logicalItems } from './layout';
+
+export { LAYOUT, LAYOUT_OPTIONS, RAW_HEAD_FIELDS, rawKey, READ_CALL } from './layout';
 
 export function endpoint(): string {
   const value = process.env['DYNAMODB_ENDPOINT'];
@@ -48,13 +51,14 @@ export function localClient(log?: CallLog): DynamoDBClient {
 export async function storeOnNewTable(options: DynamoDbStoreOptions = {}): Promise<{ store: DynamoDbStore; log: CallLog; tableName: string; raw: DynamoDBClient }> {
   const log = new CallLog();
   const tableName = options.tableName ?? randomTableName();
-  const store = new DynamoDbStore({ ...options, tableName, client: localClient(log) });
+  const store = new DynamoDbStore({ ...LAYOUT_OPTIONS, ...options, tableName, client: localClient(log) });
   await store.ready();
   log.clear();
   return { store, log, tableName, raw: localClient() };
 }
 
-export async function scanTable(tableName: string): Promise<Array<Record<string, unknown>>> {
+/** Every item of the table as stored (in the split layout: heads and parts apart). */
+export async function scanItems(tableName: string): Promise<Array<Record<string, unknown>>> {
   const client = localClient();
   try {
     const items: Array<Record<string, unknown>> = [];
@@ -70,11 +74,24 @@ export async function scanTable(tableName: string): Promise<Array<Record<string,
   }
 }
 
+/**
+ * The table's sessions, one item each whatever the layout: a split session's head with its
+ * parts' values in `data` (see layout.ts). Parts without a head are listed as they are.
+ */
+export async function scanTable(tableName: string): Promise<Array<Record<string, unknown>>> {
+  return logicalItems(await scanItems(tableName));
+}
+
+/** One session as a single item (a split session put together from its head and parts), read strongly. */
 export async function getItem(tableName: string, key: string): Promise<Record<string, unknown> | undefined> {
   const client = localClient();
   try {
-    const { Item } = await client.send(new GetItemCommand({ TableName: tableName, Key: { sessionId: { S: key } }, ConsistentRead: true }));
-    return Item && unmarshall(Item);
+    const { Items } = await client.send(new QueryCommand({
+      TableName: tableName, ConsistentRead: true,
+      KeyConditionExpression: '#k = :k', ExpressionAttributeNames: { '#k': 'sessionId' }, ExpressionAttributeValues: { ':k': { S: key } },
+    }));
+    const items = (Items ?? []).map((item) => unmarshall(item));
+    return logicalItems(items).find((item) => item['part'] === undefined || item['part'] === '#');
   } finally {
     client.destroy();
   }

@@ -2,7 +2,7 @@ import { createServer, IncomingMessage, request as httpRequest, Server, ServerRe
 import type { Socket } from 'node:net';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../tools/dynamodb-local';
 import { DynamoDbStore, DynamoDbStoreOptions } from '../../lib';
-import { dropTable, endpoint, randomTableName } from './dynamodb';
+import { dropTable, endpoint, randomTableName, LAYOUT_OPTIONS } from './dynamodb';
 import { quietLogger } from './quiet-logger';
 
 /** Shares of calls (0..1) that meet each fault; the rest pass through untouched. */
@@ -17,7 +17,7 @@ export interface Faults {
   dropAfter?: number;
   /** Added before forwarding, to every call. */
   latencyMs?: number;
-  /** Only these operations (`GetItem`, `UpdateItem`, ...) meet faults; all when absent. */
+  /** Only these operations (`GetItem`, `Query`, `UpdateItem`, ...) meet faults; all when absent. */
   operations?: readonly string[];
 }
 
@@ -194,7 +194,7 @@ export interface StoreBehindProxy {
 export async function storeBehindProxy(options: DynamoDbStoreOptions = {}, seed?: number): Promise<StoreBehindProxy> {
   const proxy = new FaultProxy(new URL(endpoint()), seed);
   const tableName = randomTableName('faults');
-  const store = new DynamoDbStore({ ...options, tableName, endpoint: await proxy.listen(), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }, quietLogger);
+  const store = new DynamoDbStore({ ...LAYOUT_OPTIONS, ...options, tableName, endpoint: await proxy.listen(), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }, quietLogger);
   const close = async (): Promise<void> => {
     await proxy.close();
     await dropTable(tableName);

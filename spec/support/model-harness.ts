@@ -22,6 +22,7 @@ import {
 } from './model-reference';
 import { quietLogger } from './quiet-logger';
 import { SECRET } from './secrets';
+import { READ_CALL } from './layout';
 
 // ---------------------------------------------------------------- model state
 
@@ -387,7 +388,7 @@ export function proxyFaultControl(proxy: FaultProxy, locking: boolean): FaultCon
       if (locking && (faults.throttle || faults.dropBefore || faults.serverError)) {
         // A release that fails every SDK attempt legitimately leaves its lease until lockExpiration:
         // under locking, failures that apply nothing stay off UpdateItem so "leases released" stays testable.
-        faults = { ...faults, dropAfter: undefined, operations: ['GetItem', 'DeleteItem'] };
+        faults = { ...faults, dropAfter: undefined, operations: [READ_CALL, 'DeleteItem'] };
       }
       proxy.set(faults, plan.proxy?.seed);
       injectedBefore = total(proxy.injected);

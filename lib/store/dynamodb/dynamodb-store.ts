@@ -1,38 +1,36 @@
-import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { SessionStoreError } from '../../core/errors';
 import { defaultLogger, Logger } from '../../core/logger';
 import type { Serializer } from '../../core/serializer';
 import { DestroyOutcome, LockOutcome, NewSession, PrincipalSession, sameStoredValue, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../../core/session-store';
 import { trackAttempts } from './attempt-tracking';
-import { ATTR } from './item-attributes';
+import { conditionalWrite, WriteResult } from './conditional-write';
+import { ATTR, HEAD_PART, ItemLayout } from './item-attributes';
 import { toStoredSession } from './item-codec';
 import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
 import { destroyByPrincipal, findByPrincipal } from './principal-sessions';
 import { ResolvedStoreOptions, resolveStoreOptions } from './resolve-options';
 import { destroySession } from './session-deletes';
-import { isConditionFailure, itemOfConditionFailure, mayHaveApplied, TableLocation, toStoreError } from './store-errors';
+import { isConditionFailure, TableLocation, toStoreError } from './store-errors';
 import { Item, SendOptions, SessionTables, StoreIo, TableRef, unlessMissing } from './store-io';
 import { SharedDeadlines } from './deadlines';
-import { ensureTable } from './table-bootstrap';
+import { assertSplitFits } from './split-items';
+import { SplitLayout } from './split-layout';
+import { ensureTable, LAYOUT_FOR_NEW_TABLES } from './table-bootstrap';
 import { TableRotation } from './table-rotation';
 import { UpdateExpressionBuilder } from './update-expression';
 
-/** Unique per write: a random per-process prefix and a counter (cheaper than random bytes every write). */
-const WRITE_TOKEN_PREFIX = randomBytes(9).toString('base64url');
-let writeCounter = 0;
-function nextWriteToken(): string {
-  return `${WRITE_TOKEN_PREFIX}.${(writeCounter++).toString(36)}`;
-}
-/** The outcome of one conditional UpdateItem: applied, or refused with the item as it was. */
-type WriteResult = { applied: true; item?: Item } | { applied: false; current: Item | undefined };
+/** A session key's length: base64url of a SHA-256, what every split part's key carries. */
+const STORAGE_KEY_LENGTH = 43;
 
 /**
- * Sessions in DynamoDB, one item per session. Reads are one GetItem, every
- * write is one UpdateItem carrying only what changed. The table check (and
- * creation, with createIfNotExist) starts at construction; `ready()` reports it.
+ * Sessions in DynamoDB. Layout 'single': one item per session, read with one
+ * GetItem, every write one UpdateItem carrying only what changed. Layout
+ * 'split' (split-layout.ts): a head item plus one item per large attribute,
+ * read with one Query, a write touching only the items that changed. The
+ * table check (and creation, with createIfNotExist) starts at construction;
+ * `ready()` reports it, and the table's key schema says the layout.
  */
 export class DynamoDbStore extends SessionStore {
   /** The table (with expiry 'ttl'), or the base name of the rotated tables. */
@@ -48,8 +46,12 @@ export class DynamoDbStore extends SessionStore {
   private resolvedRegion: string | undefined;
   private readonly serializerOption: Serializer | undefined;
   private readonly deadlines = new SharedDeadlines();
-  /** What the parts in principal-sessions.ts and session-deletes.ts call through. */
+  /** What the parts in principal-sessions.ts, session-deletes.ts and split-layout.ts call through. */
   private readonly io: StoreIo;
+  /** The table's layout: as configured until the startup check has read it from the table. */
+  private tableLayout: ItemLayout;
+  /** Set once the table turned out to have the split layout. */
+  private split: SplitLayout | undefined;
 
   constructor(options: DynamoDbStoreOptions = {}, logger: Logger = defaultLogger) {
     super();
@@ -68,12 +70,20 @@ export class DynamoDbStore extends SessionStore {
         readyTimeoutSeconds: this.options.tableReadyTimeout, now: this.options.now,
       }, logger);
     }
-    const startup = this.learnRegion().then((): Promise<unknown> => this.rotation
-      ? this.rotation.rotate()
-      : ensureTable(this.client, {
-          tableName: this.tableName, region: this.regionName, endpoint: this.options.endpoint, billing: this.options.billing,
-          createIfNotExist: this.options.createIfNotExist, readyTimeoutSeconds: this.options.tableReadyTimeout,
-        }, logger));
+    this.tableLayout = this.options.layout ?? LAYOUT_FOR_NEW_TABLES;
+    const startup = this.learnRegion().then(async (): Promise<void> => {
+      if (this.rotation) return this.rotation.rotate();
+      const table = await ensureTable(this.client, {
+        tableName: this.tableName, region: this.regionName, endpoint: this.options.endpoint, billing: this.options.billing,
+        createIfNotExist: this.options.createIfNotExist, readyTimeoutSeconds: this.options.tableReadyTimeout, layout: this.options.layout,
+      }, logger);
+      this.tableLayout = table.layout;
+      if (table.layout === 'split') {
+        this.split = new SplitLayout(this.io, {
+          table: this.tableName, partThreshold: this.options.partThreshold, eventualConsistency: this.options.eventualConsistency, logger,
+        });
+      }
+    });
     this.bootstrap = startup.then(() => undefined, (e: unknown) => {
       throw toStoreError(e, 'the startup table check', this.tableName, this.location);
     });
@@ -83,8 +93,9 @@ export class DynamoDbStore extends SessionStore {
     this.io = {
       documents: this.documents, readTimeout: this.options.readTimeout, writeTimeout: this.options.writeTimeout, keyPrefix: this.options.keyPrefix,
       call: (table, operation, timeoutMs, send) => this.call(table, operation, timeoutMs, send),
-      read: (table, key, consistent) => this.read(table, key, consistent),
+      read: (table, itemKey, consistent) => this.read(table, itemKey, consistent),
       keyOf: (key) => this.keyOf(key),
+      partKeyOf: (key, part) => ({ [ATTR.key]: this.options.keyPrefix + key, [ATTR.part]: part }),
     };
   }
 
@@ -94,6 +105,11 @@ export class DynamoDbStore extends SessionStore {
 
   override get serializer(): Serializer | undefined {
     return this.serializerOption;
+  }
+
+  /** The table's layout, as read from its key schema at startup (before that: as configured, or the default for new tables). */
+  get layout(): ItemLayout {
+    return this.tableLayout;
   }
 
   override get requiredMaxInactiveInterval(): number | undefined {
@@ -111,14 +127,21 @@ export class DynamoDbStore extends SessionStore {
   }
 
   async get(key: string): Promise<StoredSession | undefined> {
+    await this.bootstrap;
+    if (this.split) return this.split.get(key);
     for (const table of this.readTables()) {
-      const item = await unlessMissing(table, undefined, () => this.read(table.name, key, !this.options.eventualConsistency));
+      const item = await unlessMissing(table, undefined, () => this.read(table.name, this.keyOf(key), !this.options.eventualConsistency));
       if (item) return toStoredSession(item);
     }
     return undefined;
   }
 
   async create(key: string, session: NewSession): Promise<void> {
+    await this.bootstrap;
+    if (this.split) {
+      if (!(await this.split.create(key, session))) throw this.keyTaken();
+      return;
+    }
     const u = new UpdateExpressionBuilder();
     u.set(u.name(ATTR.data), session.data)
       .set(u.name(ATTR.createdAt), session.createdAt)
@@ -129,12 +152,16 @@ export class DynamoDbStore extends SessionStore {
     if (session.maxInactiveInterval !== undefined) u.set(u.name(ATTR.maxInactiveInterval), session.maxInactiveInterval);
     if (session.principal !== undefined) u.set(u.name(ATTR.principal), session.principal);
     const result = await this.write(this.currentTable(), key, u, `attribute_not_exists(${u.name(ATTR.key)})`);
-    if (!result.applied) {
-      throw toStoreError(new Error('an item already exists under the new session key'), 'UpdateItem', this.tableName, this.location);
-    }
+    if (!result.applied) throw this.keyTaken();
+  }
+
+  private keyTaken(): Error {
+    return toStoreError(new Error('an item already exists under the new session key'), 'UpdateItem', this.tableName, this.location);
   }
 
   async update(key: string, update: SessionUpdate): Promise<UpdateOutcome> {
+    await this.bootstrap;
+    if (this.split) return this.split.update(key, update);
     const outcome = await this.updateIn(this.currentTable(), key, update);
     if (outcome.status !== 'gone' || !this.rotation) return outcome;
     // Rotation: a session still in the previous table moves forward with this write.
@@ -178,15 +205,26 @@ export class DynamoDbStore extends SessionStore {
   }
 
   /** See session-deletes.ts: under rotation the previous table's copy goes first, and a version guard applies to both. */
-  destroy(key: string, expectedVersion?: number): Promise<DestroyOutcome> {
+  async destroy(key: string, expectedVersion?: number): Promise<DestroyOutcome> {
+    await this.bootstrap;
+    if (this.split) return this.split.destroy(key, expectedVersion);
     return destroySession(this.io, this.readTables(), key, expectedVersion);
   }
 
   override keyBytes(key: string): number {
-    return ATTR.key.length + Buffer.byteLength(this.options.keyPrefix + key, 'utf8');
+    const sortKey = this.tableLayout === 'split' ? ATTR.part.length + HEAD_PART.length : 0;
+    return ATTR.key.length + Buffer.byteLength(this.options.keyPrefix + key, 'utf8') + sortKey;
+  }
+
+  /** The split layout sizes each item on its own (400 KB each, one Query page in all); see split-items.ts. */
+  override fit(sizes: ReadonlyMap<string, number>, metadataBytes: number): number {
+    if (this.tableLayout !== 'split') return super.fit(sizes, metadataBytes);
+    const partKeyBytes = ATTR.key.length + Buffer.byteLength(this.options.keyPrefix, 'utf8') + STORAGE_KEY_LENGTH + ATTR.part.length;
+    return assertSplitFits(sizes, metadataBytes, partKeyBytes, this.options.partThreshold);
   }
 
   async acquire(key: string, owner: string, leaseUntil: number, now: number): Promise<LockOutcome> {
+    await this.bootstrap;
     const outcome = await this.acquireIn(this.currentTable(), key, owner, leaseUntil, now);
     if (outcome.status !== 'absent' || !this.rotation) return outcome;
     return (await this.moveForward(key)) ? this.acquireIn(this.currentTable(), key, owner, leaseUntil, now) : outcome;
@@ -198,13 +236,14 @@ export class DynamoDbStore extends SessionStore {
     const free = `(attribute_not_exists(${u.name(ATTR.lockOwner)}) OR ${u.name(ATTR.lockExpires)} < ${u.value(now)})`;
     const condition = `attribute_exists(${u.name(ATTR.key)}) AND ${u.name(ATTR.expiresAt)} > ${u.value(Math.floor(now / 1000))} AND ${free}`;
     const result = await this.write(table, key, u, condition, 'ALL_NEW');
-    if (result.applied) return { status: 'locked', session: toStoredSession(result.item!) };
+    if (result.applied) return { status: 'locked', session: this.split ? await this.split.withParts(key, result.item!) : toStoredSession(result.item!) };
     const current = result.current && toStoredSession(result.current);
     if (!current || current.expiresAt * 1000 <= now) return { status: 'absent' };
     return { status: 'busy', lockExpires: current.lockExpires ?? now };
   }
 
   async release(key: string, owner: string): Promise<void> {
+    await this.bootstrap;
     const u = new UpdateExpressionBuilder();
     u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires)).add(u.name(ATTR.version), 1);
     await this.write(this.currentTable(), key, u, `${u.name(ATTR.lockOwner)} = ${u.value(owner)}`);
@@ -231,7 +270,7 @@ export class DynamoDbStore extends SessionStore {
    */
   private async moveForward(key: string): Promise<boolean> {
     const [current, previous] = this.readTables() as [TableRef, TableRef];
-    const readPrevious = (): Promise<Item | undefined> => unlessMissing(previous, undefined, () => this.read(previous.name, key, true));
+    const readPrevious = (): Promise<Item | undefined> => unlessMissing(previous, undefined, () => this.read(previous.name, this.keyOf(key), true));
     const item = await readPrevious();
     if (!item || Number(item[ATTR.expiresAt]) * 1000 <= this.options.now()) return false;
     const u = new UpdateExpressionBuilder();
@@ -264,54 +303,17 @@ export class DynamoDbStore extends SessionStore {
     this.rotationTimer.unref();
   }
 
-  private async read(table: string, key: string, consistent: boolean): Promise<Item | undefined> {
+  private async read(table: string, itemKey: Item, consistent: boolean): Promise<Item | undefined> {
     const { Item } = await this.call(table, 'GetItem', this.options.readTimeout, (o) =>
-      this.documents.send(new GetCommand({ TableName: table, Key: this.keyOf(key), ConsistentRead: consistent }), o));
+      this.documents.send(new GetCommand({ TableName: table, Key: itemKey, ConsistentRead: consistent }), o));
     return Item;
   }
 
-  /**
-   * One conditional UpdateItem stamped with a fresh writeToken. A refused
-   * condition is an answer (with the item as it was, read in the same call). A
-   * timeout or dropped connection may hide an applied write: the item is read
-   * back, and our token there means it landed. That holds for any attempt, not
-   * only the last: one applied and cut off, then throttled retries, still landed.
-   */
-  private async write(
+  /** One conditional UpdateItem on the session's item (see conditional-write.ts). */
+  private write(
     table: string, key: string, u: UpdateExpressionBuilder, condition: string, returnValues?: 'ALL_NEW', reflects?: (item: Item) => boolean,
   ): Promise<WriteResult> {
-    const token = nextWriteToken();
-    u.set(u.name(ATTR.writeToken), token);
-    try {
-      const output = await this.call(table, 'UpdateItem', this.options.writeTimeout, (o) =>
-        this.documents.send(new UpdateCommand({
-          TableName: table,
-          Key: this.keyOf(key),
-          UpdateExpression: u.expression(),
-          ConditionExpression: condition,
-          ExpressionAttributeNames: u.names,
-          ExpressionAttributeValues: u.values,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          ...(returnValues && { ReturnValues: returnValues }),
-        }), o));
-      return { applied: true, item: output.Attributes };
-    } catch (e) {
-      if (isConditionFailure(e)) {
-        const current = itemOfConditionFailure(e);
-        // An SDK retry of a write that had landed fails its own condition: our token says it is ours.
-        if (current?.[ATTR.writeToken] === token) return { applied: true, item: current };
-        if (current && reflects && mayHaveApplied(e) && reflects(current)) return { applied: true, item: current };
-        return { applied: false, current };
-      }
-      if (e instanceof SessionStoreError && mayHaveApplied(e)) {
-        const landed = await this.read(table, key, true).then(
-          (item) => (item && (item[ATTR.writeToken] === token || reflects?.(item)) ? item : undefined),
-          () => undefined,
-        );
-        if (landed) return { applied: true, item: landed };
-      }
-      throw e;
-    }
+    return conditionalWrite(this.io, { table, key: this.keyOf(key), update: u, condition, ...(returnValues && { returnValues }), ...(reflects && { reflects }) });
   }
 
   /**
@@ -332,7 +334,8 @@ export class DynamoDbStore extends SessionStore {
   }
 
   private keyOf(key: string): Item {
-    return { [ATTR.key]: this.options.keyPrefix + key };
+    const stored = this.options.keyPrefix + key;
+    return this.tableLayout === 'split' ? { [ATTR.key]: stored, [ATTR.part]: HEAD_PART } : { [ATTR.key]: stored };
   }
 
   /**

@@ -12,7 +12,26 @@ export const ATTR = {
   principal: 'principal',
   lockOwner: 'lockOwner',
   lockExpires: 'lockExpires',
+  // The split layout (docs/dynamodb.md, "Item layouts"):
+  /** The sort key: '#' for the head, 'a#<name>' for an attribute's part. */
+  part: 'part',
+  /** Head: name -> the head version that last claimed the part (its content is ordered by it). */
+  parts: 'parts',
+  /** Head: name -> [the part's expiresAt, a hash of its content] (expiry upkeep, optimistic guards). */
+  partInfo: 'partInfo',
+  /** Part: the attribute's stored value. */
+  value: 'value',
+  /** Part: the claim version its content belongs to. */
+  partVersion: 'v',
+  /** Part: the attribute name, when it is too long for the sort key. */
+  name: 'name',
 } as const;
 
 /** The sparse index behind findByPrincipal: only sessions with a principal are in it. */
 export const PRINCIPAL_INDEX = 'principal-index';
+
+/** How a table lays sessions out: one item each, or a head plus one item per large attribute. */
+export type ItemLayout = 'single' | 'split';
+
+/** The head item's sort key in the split layout. */
+export const HEAD_PART = '#';

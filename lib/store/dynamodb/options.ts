@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Serializer } from '../../core/serializer';
+import type { ItemLayout } from './item-attributes';
 
 export interface DynamoDbStoreOptions {
   /** Default 'dynamo-sessions' (the AWS Tomcat session manager's `Table`). */
@@ -51,6 +52,14 @@ export interface DynamoDbStoreOptions {
   tableBaseName?: string;
   /** Rotation: the period in seconds; must equal the sessions' maxInactiveInterval. */
   rotationPeriod?: number;
+  /**
+   * 'single': one item per session. 'split': a head item plus one item per attribute larger than partThreshold, so a
+   * write costs what changed, not the whole session (docs/dynamodb.md, "Item layouts"). The layout is a property of
+   * the table: by default the store uses the existing table's, and creates new tables as 'split'. Given, it must match the table.
+   */
+  layout?: ItemLayout;
+  /** Split layout: attributes whose stored value is larger than this many bytes get an item of their own. Default 400. */
+  partThreshold?: number;
   /** Rotation: the clock (epoch ms), injectable so tests cross period boundaries without waiting. */
   now?: () => number;
   /**
@@ -67,4 +76,5 @@ export const STORE_DEFAULTS = {
   maxAttempts: 3,
   connectionTimeout: 1000,
   tableReadyTimeout: 120,
+  partThreshold: 400,
 } as const;

@@ -3,6 +3,7 @@ import { jitteredDelay, sleep } from '../../core/backoff';
 import { SessionStoreUnavailableError } from '../../core/errors';
 import type { PrincipalSession } from '../../core/session-store';
 import { ATTR, PRINCIPAL_INDEX } from './item-attributes';
+import { partKeyOf } from './split-items';
 import { Item, SessionTables, StoreIo, unlessMissing } from './store-io';
 
 /** BatchWriteItem's limit. */
@@ -64,8 +65,9 @@ export async function destroyByPrincipal(io: StoreIo, tables: SessionTables, pri
         if (page.done) return;
         next = pages.next(); // read ahead while this page is deleted
         next.catch(() => undefined); // a failure below leaves it unawaited: not an unhandled rejection
-        const keys = page.value.map((item) => ownKey(io, item)).filter((key): key is string => key !== undefined);
-        await deleteKeys(io, table.name, keys);
+        const owned = page.value.map((item) => ({ item, key: ownKey(io, item) })).filter((o): o is { item: Item; key: string } => o.key !== undefined);
+        const keys = owned.map((o) => o.key);
+        await deleteItems(io, table.name, owned.flatMap((o) => itemKeysOf(io, o.key, o.item)));
         for (const key of keys) {
           if (tables.length === 1 || !seen.has(key)) count++;
           if (tables.length > 1) seen.add(key);
@@ -99,8 +101,15 @@ function ownKey(io: StoreIo, item: Item): string | undefined {
   return stored.startsWith(io.keyPrefix) ? stored.slice(io.keyPrefix.length) : undefined;
 }
 
-async function deleteKeys(io: StoreIo, table: string, keys: readonly string[]): Promise<void> {
-  const batches: string[][] = [];
+/** A session's items: the one item, or in the split layout its head and the parts its registry (projected into the index) names. */
+function itemKeysOf(io: StoreIo, key: string, indexItem: Item): Item[] {
+  const parts = Object.keys((indexItem[ATTR.parts] ?? {}) as Record<string, unknown>);
+  return [io.keyOf(key), ...parts.map((name) => io.partKeyOf(key, partKeyOf(name)))];
+}
+
+/** Deletes items by key with BatchWriteItem, 25 per call and a few calls in flight. */
+export async function deleteItems(io: StoreIo, table: string, keys: readonly Item[]): Promise<void> {
+  const batches: Item[][] = [];
   for (let i = 0; i < keys.length; i += BATCH) batches.push(keys.slice(i, i + BATCH));
   let taken = 0;
   let failed = false;
@@ -116,8 +125,8 @@ async function deleteKeys(io: StoreIo, table: string, keys: readonly string[]): 
 }
 
 /** Deletes are idempotent, so a batch whose answer was lost is simply sent again by the SDK. */
-async function deleteBatch(io: StoreIo, table: string, keys: readonly string[]): Promise<void> {
-  let pending = keys.map((key) => ({ DeleteRequest: { Key: io.keyOf(key) } }));
+async function deleteBatch(io: StoreIo, table: string, keys: readonly Item[]): Promise<void> {
+  let pending = keys.map((key) => ({ DeleteRequest: { Key: key } }));
   for (let round = 0; ; round++) {
     const { UnprocessedItems } = await io.call(table, 'BatchWriteItem', io.writeTimeout, (o) =>
       io.documents.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }), o));

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { SessionConfigError } from '../../core/errors';
 import { describe, positiveInteger } from '../../core/option-checks';
+import type { ItemLayout } from './item-attributes';
 import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
 
 export type Billing =
@@ -25,14 +26,19 @@ export interface ResolvedStoreOptions {
   /** Set for expiry 'rotation'. */
   readonly rotation: { readonly tableBaseName: string; readonly period: number } | undefined;
   readonly now: () => number;
+  /** As given; undefined: the existing table's, or LAYOUT_FOR_NEW_TABLES for a table the store creates. */
+  readonly layout: ItemLayout | undefined;
+  readonly partThreshold: number;
 }
 
 const KNOWN = new Set<string>([
   'tableName', 'region', 'endpoint', 'client', 'credentials', 'awsAccessKey', 'awsSecretKey', 'awsCredentialsFile',
   'createIfNotExist', 'readCapacityUnits', 'writeCapacityUnits', 'requestsPerSecond', 'sessionSize',
   'eventualConsistency', 'keyPrefix', 'readTimeout', 'writeTimeout', 'maxAttempts', 'requestTimeout', 'tableReadyTimeout',
-  'expiry', 'tableBaseName', 'rotationPeriod', 'now', 'serializer',
+  'expiry', 'tableBaseName', 'rotationPeriod', 'now', 'serializer', 'layout', 'partThreshold',
 ]);
+/** A part item must stay well under DynamoDB's 400 KB item limit with its key and metadata. */
+const MAX_PART_THRESHOLD = 64 * 1024;
 // DynamoDB table names: 3-255 of letters, digits, '_', '-', '.'.
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 
@@ -66,13 +72,27 @@ export function resolveStoreOptions(input: DynamoDbStoreOptions): ResolvedStoreO
   const s = input.serializer;
   if (s !== undefined && (typeof s?.encode !== 'function' || typeof s?.decode !== 'function')) problems.push('serializer must have encode(value, path) and decode(encoded, path)');
   if (input.now !== undefined && typeof input.now !== 'function') problems.push('now must be a function returning epoch milliseconds');
+  const { layout, partThreshold } = resolveLayout(input, rotation !== undefined, problems);
   if (problems.length > 0) throw new SessionConfigError(problems);
   return {
     rotation, now: input.now ?? Date.now,
     tableName, region: input.region, endpoint: input.endpoint, credentials,
     createIfNotExist: input.createIfNotExist ?? true, billing,
     eventualConsistency: input.eventualConsistency ?? false, keyPrefix, readTimeout, writeTimeout, maxAttempts, requestTimeout, tableReadyTimeout,
+    layout, partThreshold,
   };
+}
+
+function resolveLayout(input: DynamoDbStoreOptions, rotating: boolean, problems: string[]): { layout: ItemLayout | undefined; partThreshold: number } {
+  const layout = input.layout;
+  if (layout !== undefined && layout !== 'single' && layout !== 'split') problems.push(`layout must be 'single' or 'split', got ${describe(layout)}`);
+  if (layout === 'single' && input.partThreshold !== undefined) problems.push(`partThreshold is only used with layout: 'split'`);
+  const partThreshold = positiveInteger('partThreshold', input.partThreshold, STORE_DEFAULTS.partThreshold, problems);
+  if (partThreshold > MAX_PART_THRESHOLD) problems.push(`partThreshold must be at most ${MAX_PART_THRESHOLD} bytes, got ${partThreshold}`);
+  // Rotation copies every live session into each new period's table: a split session would be copied item by item,
+  // without a transaction, once per period, which costs the whole session again and could leave it half-moved.
+  if (rotating && layout === 'split') problems.push(`expiry: 'rotation' works with layout: 'single' only; use expiry: 'ttl' with the split layout`);
+  return { layout: rotating ? 'single' : layout, partThreshold };
 }
 
 function resolveRotation(input: DynamoDbStoreOptions, problems: string[]): ResolvedStoreOptions['rotation'] {

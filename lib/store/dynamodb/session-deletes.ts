@@ -5,7 +5,8 @@ import { toStoredSession } from './item-codec';
 import { isConditionFailure, itemOfConditionFailure, mayHaveApplied } from './store-errors';
 import { Item, SessionTables, StoreIo, TableRef, unlessMissing } from './store-io';
 
-type Deleted = { readonly deleted: boolean } | { readonly changed: Item };
+/** `old`: the item as it was deleted, when the answer said (the split layout finds its parts there). */
+export type Deleted = { readonly deleted: boolean; readonly old?: Item } | { readonly changed: Item };
 
 /**
  * Deletes a session from every table it may be in: the table, or under
@@ -27,15 +28,15 @@ export async function destroySession(io: StoreIo, tables: SessionTables, key: st
   const [current, ...older] = tables;
   let destroyed = false;
   for (const table of older) {
-    const outcome = await deleteIn(io, table, key, expectedVersion === undefined ? undefined : { op: '<=', version: expectedVersion });
+    const outcome = await deleteIn(io, table, io.keyOf(key), expectedVersion === undefined ? undefined : { op: '<=', version: expectedVersion });
     if ('changed' in outcome) {
       // The live copy may be in the current table by now: report that one.
-      const live = await unlessMissing(current, undefined, () => io.read(current.name, key, true));
+      const live = await unlessMissing(current, undefined, () => io.read(current.name, io.keyOf(key), true));
       return { status: 'changed', current: toStoredSession(live ?? outcome.changed) };
     }
     destroyed ||= outcome.deleted;
   }
-  const outcome = await deleteIn(io, current, key, expectedVersion === undefined ? undefined : { op: '=', version: expectedVersion });
+  const outcome = await deleteIn(io, current, io.keyOf(key), expectedVersion === undefined ? undefined : { op: '=', version: expectedVersion });
   if ('changed' in outcome) return { status: 'changed', current: toStoredSession(outcome.changed) };
   return destroyed || outcome.deleted ? { status: 'destroyed' } : { status: 'gone' };
 }
@@ -46,22 +47,23 @@ export async function destroySession(io: StoreIo, tables: SessionTables, key: st
  * the item is read back: gone means the delete (ours, or another request's
  * with the same effect) happened, and is not reported as a failure.
  */
-async function deleteIn(io: StoreIo, table: TableRef, key: string, guard?: { op: '=' | '<='; version: number }): Promise<Deleted> {
+/** `guard`: delete only while the item's version (or another numeric attribute) compares so with the given one. */
+export async function deleteIn(io: StoreIo, table: TableRef, itemKey: Item, guard?: { op: '=' | '<='; version: number; attribute?: string }): Promise<Deleted> {
   return unlessMissing<Deleted>(table, { deleted: false }, async () => {
     try {
       const output = await io.call(table.name, 'DeleteItem', io.writeTimeout, (o) =>
         io.documents.send(new DeleteCommand({
           TableName: table.name,
-          Key: io.keyOf(key),
+          Key: itemKey,
           ReturnValues: 'ALL_OLD',
           ...(guard && {
             ConditionExpression: `#v ${guard.op} :v`,
-            ExpressionAttributeNames: { '#v': ATTR.version },
+            ExpressionAttributeNames: { '#v': guard.attribute ?? ATTR.version },
             ExpressionAttributeValues: { ':v': guard.version },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         }), o));
-      return { deleted: output.Attributes !== undefined };
+      return output.Attributes === undefined ? { deleted: false } : { deleted: true, old: output.Attributes };
     } catch (e) {
       if (isConditionFailure(e)) {
         const changed = itemOfConditionFailure(e);
@@ -71,7 +73,7 @@ async function deleteIn(io: StoreIo, table: TableRef, key: string, guard?: { op:
         return { deleted: mayHaveApplied(e) };
       }
       if (!mayHaveApplied(e)) throw e;
-      const stillThere = await io.read(table.name, key, true).catch(() => {
+      const stillThere = await io.read(table.name, itemKey, true).catch(() => {
         throw e; // the read-back failed too: the outcome stays unknown, and the first error says why
       });
       if (stillThere) throw e;

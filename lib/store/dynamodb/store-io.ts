@@ -25,9 +25,12 @@ export interface StoreIo {
   readonly writeTimeout: number;
   readonly keyPrefix: string;
   call<T>(table: string, operation: string, timeoutMs: number, send: (options: SendOptions) => Promise<T>): Promise<T>;
-  /** Strongly or eventually consistent GetItem of one session. */
-  read(table: string, key: string, consistent: boolean): Promise<Item | undefined>;
+  /** Strongly or eventually consistent GetItem of one item, by its full key. */
+  read(table: string, itemKey: Item, consistent: boolean): Promise<Item | undefined>;
+  /** The key of a session's item (its head, in the split layout). */
   keyOf(key: string): Item;
+  /** The key of one of a split session's part items. */
+  partKeyOf(key: string, part: string): Item;
 }
 
 /** Runs `work` against `table`; a table that may be missing and is answers `empty` instead of a 503. */

@@ -3,7 +3,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { SessionConfigError, TableNotFoundError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
-import { ATTR, PRINCIPAL_INDEX } from './item-attributes';
+import { ATTR, ItemLayout, PRINCIPAL_INDEX } from './item-attributes';
 import type { Billing } from './resolve-options';
 
 export interface TableSpec {
@@ -17,6 +17,8 @@ export interface TableSpec {
   readonly readyTimeoutSeconds: number;
   /** Rotated tables are dropped whole and need no TTL. Default true. */
   readonly enableTtl?: boolean;
+  /** The layout the store wants; undefined: whatever the existing table has, 'split' for a new one. */
+  readonly layout?: ItemLayout | undefined;
 }
 
 /** A table's TTL as DescribeTimeToLive reports it. */
@@ -28,6 +30,8 @@ export interface TtlState {
 
 export interface TableState {
   readonly created: boolean;
+  /** Read from the table's key schema (or the one it was created with). */
+  readonly layout: ItemLayout;
   /** Undefined when not checked (rotated tables need no TTL) or when the check failed (then a warning was logged). */
   readonly ttl: TtlState | undefined;
 }
@@ -42,22 +46,29 @@ export interface TableState {
 export async function ensureTable(client: DynamoDBClient, spec: TableSpec, logger: Logger): Promise<TableState> {
   const existing = await describe(client, spec.tableName);
   if (existing) {
-    assertKeySchema(existing, spec.tableName);
+    const layout = layoutOf(existing, spec.tableName);
+    if (spec.layout !== undefined && spec.layout !== layout) throw new SessionConfigError([layoutMismatch(spec.tableName, layout, spec.layout)]);
     if (existing.TableStatus !== 'ACTIVE') await waitForActive(client, spec);
-    return { created: false, ttl: spec.enableTtl === false ? undefined : await checkTtl(client, spec, logger) };
+    return { created: false, layout, ttl: spec.enableTtl === false ? undefined : await checkTtl(client, spec, logger) };
   }
   if (!spec.createIfNotExist) throw new TableNotFoundError(spec.tableName, spec.region, { endpoint: spec.endpoint });
-  logger.info(`creating DynamoDB table ${spec.tableName} (${spec.billing.mode})`);
+  const layout = spec.layout ?? LAYOUT_FOR_NEW_TABLES;
+  logger.info(`creating DynamoDB table ${spec.tableName} (${spec.billing.mode}, ${layout} layout)`);
   try {
-    await client.send(new CreateTableCommand(createTableInput(spec)));
+    await client.send(new CreateTableCommand(createTableInput({ ...spec, layout })));
   } catch (e) {
     if ((e as Error).name !== 'ResourceInUseException') throw e; // another instance is creating it
   }
   await waitForActive(client, spec);
-  if (spec.enableTtl === false) return { created: true, ttl: undefined };
+  // Another instance may have won the race with another layout: the table decides, as for an existing one.
+  const made = await ensureTable(client, { ...spec, createIfNotExist: false, enableTtl: false }, logger);
+  if (spec.enableTtl === false) return { created: true, layout: made.layout, ttl: undefined };
   await enableTtl(client, spec.tableName);
-  return { created: true, ttl: { status: 'ENABLED', attribute: ATTR.expiresAt } };
+  return { created: true, layout: made.layout, ttl: { status: 'ENABLED', attribute: ATTR.expiresAt } };
 }
+
+/** What a new table gets when the store's options name no layout (bench/RESULTS.md: it never costs more). */
+export const LAYOUT_FOR_NEW_TABLES: ItemLayout = 'split';
 
 async function describeTtl(client: DynamoDBClient, tableName: string): Promise<TtlState> {
   const { TimeToLiveDescription: ttl } = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
@@ -101,19 +112,25 @@ async function checkTtl(client: DynamoDBClient, spec: TableSpec, logger: Logger)
   return ttl;
 }
 
-export function createTableInput(spec: Pick<TableSpec, 'tableName' | 'billing'>): ConstructorParameters<typeof CreateTableCommand>[0] {
+export function createTableInput(spec: Pick<TableSpec, 'tableName' | 'billing' | 'layout'>): ConstructorParameters<typeof CreateTableCommand>[0] {
   const provisioned = spec.billing.mode === 'PROVISIONED'
     ? { ReadCapacityUnits: spec.billing.readCapacityUnits, WriteCapacityUnits: spec.billing.writeCapacityUnits }
     : undefined;
+  const split = (spec.layout ?? LAYOUT_FOR_NEW_TABLES) === 'split';
   return {
     TableName: spec.tableName,
-    AttributeDefinitions: [{ AttributeName: ATTR.key, AttributeType: 'S' }, { AttributeName: ATTR.principal, AttributeType: 'S' }],
-    KeySchema: [{ AttributeName: ATTR.key, KeyType: 'HASH' }],
-    // Sparse: only sessions with a principal are indexed, so sessions without one cost no index writes.
+    AttributeDefinitions: [
+      { AttributeName: ATTR.key, AttributeType: 'S' },
+      ...(split ? [{ AttributeName: ATTR.part, AttributeType: 'S' } as const] : []),
+      { AttributeName: ATTR.principal, AttributeType: 'S' },
+    ],
+    KeySchema: [{ AttributeName: ATTR.key, KeyType: 'HASH' }, ...(split ? [{ AttributeName: ATTR.part, KeyType: 'RANGE' } as const] : [])],
+    // Sparse: only sessions (heads) with a principal are indexed, so sessions without one cost no index writes.
+    // The split layout projects the part registry too, so "sign out everywhere" deletes the parts without reading them.
     GlobalSecondaryIndexes: [{
       IndexName: PRINCIPAL_INDEX,
       KeySchema: [{ AttributeName: ATTR.principal, KeyType: 'HASH' }],
-      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [ATTR.createdAt, ATTR.lastAccessedAt, ATTR.expiresAt] },
+      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [ATTR.createdAt, ATTR.lastAccessedAt, ATTR.expiresAt, ...(split ? [ATTR.parts] : [])] },
       ...(provisioned && { ProvisionedThroughput: provisioned }),
     }],
     ...(provisioned ? { BillingMode: 'PROVISIONED', ProvisionedThroughput: provisioned } : { BillingMode: 'PAY_PER_REQUEST' }),
@@ -142,14 +159,29 @@ async function waitForActive(client: DynamoDBClient, spec: TableSpec): Promise<v
   await waitUntilTableExists({ client, maxWaitTime: spec.readyTimeoutSeconds, minDelay: 1, maxDelay: 5 }, { TableName: spec.tableName });
 }
 
-function assertKeySchema(table: TableDescription, tableName: string): void {
+/** The layout a table's key schema says, or a startup error when it is no session table. */
+export function layoutOf(table: TableDescription, tableName: string): ItemLayout {
   const keys = table.KeySchema ?? [];
-  const type = table.AttributeDefinitions?.find((d) => d.AttributeName === ATTR.key)?.AttributeType;
-  const ok = keys.length === 1 && keys[0]!.AttributeName === ATTR.key && keys[0]!.KeyType === 'HASH' && type === 'S';
-  if (!ok) {
-    const found = keys.map((k) => `${k.AttributeName} (${k.KeyType})`).join(', ');
-    throw new SessionConfigError([
-      `table "${tableName}" has key ${found || 'none'}; a session table needs exactly a string partition key "${ATTR.key}" and no sort key. Use another tableName or recreate the table.`,
-    ]);
+  const typeOf = (name: string): string | undefined => table.AttributeDefinitions?.find((d) => d.AttributeName === name)?.AttributeType;
+  const hash = keys.find((k) => k.KeyType === 'HASH');
+  const range = keys.find((k) => k.KeyType === 'RANGE');
+  if (hash?.AttributeName === ATTR.key && typeOf(ATTR.key) === 'S') {
+    if (range === undefined) return 'single';
+    if (range.AttributeName === ATTR.part && typeOf(ATTR.part) === 'S') return 'split';
   }
+  const found = keys.map((k) => `${k.AttributeName} (${k.KeyType})`).join(', ');
+  throw new SessionConfigError([
+    `table "${tableName}" has key ${found || 'none'}; a session table needs a string partition key "${ATTR.key}" and either no sort key ` +
+      `(layout 'single') or a string sort key "${ATTR.part}" (layout 'split'). Use another tableName or recreate the table.`,
+  ]);
+}
+
+function layoutMismatch(tableName: string, has: ItemLayout, wanted: ItemLayout): string {
+  return `table "${tableName}" has the ${has} layout (${describeLayout(has)}), but this store is configured with layout: '${wanted}'. ` +
+    `Set layout: '${has}' (or leave layout out to follow the table), or give a new tableName for the ${wanted} layout: ` +
+    `the store creates it, or run: npx dynamo-session create-table --table NAME --layout ${wanted}`;
+}
+
+export function describeLayout(layout: ItemLayout): string {
+  return layout === 'single' ? `partition key "${ATTR.key}" only: one item per session` : `partition key "${ATTR.key}", sort key "${ATTR.part}": a head item plus one item per large attribute`;
 }

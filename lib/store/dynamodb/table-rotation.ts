@@ -57,7 +57,7 @@ export class TableRotation {
     for (const periodStart of wanted) {
       await ensureTable(this.client, {
         tableName: this.tableFor(periodStart), billing: this.spec.billing,
-        createIfNotExist: true, readyTimeoutSeconds: this.spec.readyTimeoutSeconds, enableTtl: false,
+        createIfNotExist: true, readyTimeoutSeconds: this.spec.readyTimeoutSeconds, enableTtl: false, layout: 'single',
       }, this.logger);
     }
     for (const table of await this.rotatedTables()) {

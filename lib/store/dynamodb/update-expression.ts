@@ -36,6 +36,12 @@ export class UpdateExpressionBuilder {
     return this;
   }
 
+  /** SET with an expression on the right, e.g. `#n0 + :v1` (operands are evaluated on the item before the update). */
+  setTo(path: string, expression: string): this {
+    this.sets.push(`${path} = ${expression}`);
+    return this;
+  }
+
   remove(path: string): this {
     this.removes.push(path);
     return this;

@@ -1,13 +1,13 @@
 import { CreateTableCommand, DescribeTimeToLiveCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDbStore, Logger } from '../../../lib';
 import { createTableInput } from '../../../lib/store/dynamodb/table-bootstrap';
-import { dropTable, localClient, randomTableName } from '../../support/dynamodb';
+import { dropTable, localClient, randomTableName, LAYOUT } from '../../support/dynamodb';
 
 /** A table as IaC (or a first start that died between CreateTable and UpdateTimeToLive) leaves it: no TTL. */
 async function tableWithoutTtl(ttlAttribute?: string): Promise<string> {
   const tableName = randomTableName('ttl');
   const raw = localClient();
-  await raw.send(new CreateTableCommand(createTableInput({ tableName, billing: { mode: 'PAY_PER_REQUEST' } })));
+  await raw.send(new CreateTableCommand(createTableInput({ tableName, billing: { mode: 'PAY_PER_REQUEST' }, layout: LAYOUT })));
   if (ttlAttribute) await raw.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true } }));
   return tableName;
 }

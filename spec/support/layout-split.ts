@@ -1,0 +1,1 @@
+process.env['SESSION_LAYOUT'] = 'split';
