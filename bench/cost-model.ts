@@ -56,8 +56,8 @@ export function renderCostModel(results: readonly TargetResult[]): string[] {
   lines.push('', '### Checks: the split layout', '');
   const find = (name: string) => targets.find((r) => r.name === name);
   for (const kb of ['1', '20']) {
-    const split = find(`koa-dynamo-session-split@${kb}k`);
-    const single = find(`koa-dynamo-session-single@${kb}k`);
+    const split = find(`koa-dynamo-session-split-${kb}kb`);
+    const single = find(`koa-dynamo-session-single-${kb}kb`);
     if (!split || !single) continue;
     const wcu = per(split.costs.write, (c) => c.wcu);
     const calls = per(split.costs.write, (c) => c.calls);
@@ -67,7 +67,7 @@ export function renderCostModel(results: readonly TargetResult[]): string[] {
       `a read ${f(readSplit)} RCU against ${f(readSingle)} single (no more: ${readSplit <= readSingle ? 'yes' : 'NO'}); ` +
       `lost updates ${split.races.own.lost + split.races.counter.lost} in ${split.races.rounds} rounds of both races.`);
   }
-  const split1k = find('koa-dynamo-session-split@1k');
+  const split1k = find('koa-dynamo-session-split-1kb');
   if (split1k) {
     const strong = webMixUsd(split1k, false);
     const eventual = webMixUsd(split1k, true);
@@ -81,8 +81,8 @@ export function renderCostModel(results: readonly TargetResult[]): string[] {
   // The default for new tables: split only if it never costs more than single on any workload.
   const worse: string[] = [];
   for (const kb of ['0', '1', '20']) {
-    const split = kb === '0' ? find('koa-dynamo-session') : find(`koa-dynamo-session-split@${kb}k`);
-    const single = kb === '0' ? find('koa-dynamo-session-single') : find(`koa-dynamo-session-single@${kb}k`);
+    const split = kb === '0' ? find('koa-dynamo-session') : find(`koa-dynamo-session-split-${kb}kb`);
+    const single = kb === '0' ? find('koa-dynamo-session-single') : find(`koa-dynamo-session-single-${kb}kb`);
     if (!split || !single) continue;
     for (const w of ['none', 'read', 'write', 'mixed', 'touch'] as const) {
       if (workloadUsd(split, w) > workloadUsd(single, w) + 1e-9) worse.push(`${w} at ${kb} KB (${f(workloadUsd(split, w), 3)} vs ${f(workloadUsd(single, w), 3)} $/M)`);

@@ -28,7 +28,7 @@ const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const client = (env: TargetEnv) => new DynamoDBClient({ endpoint: env.endpoint, region: 'us-east-1', credentials, maxAttempts: 3 });
 
 /**
- * Bytes of opaque payload a login adds beside the profile (BENCH target variants `@1k`, `@20k`): tokens a
+ * Bytes of opaque payload a login adds beside the profile (target variants `-1kb`, `-20kb`): tokens a
  * backend-for-frontend keeps, say. Random base64url, so compression cannot make it small. Set once per target process.
  */
 let payloadBytes = 0;
@@ -55,17 +55,14 @@ const handlers = {
 
 /**
  * The `touch` workload: extend the session's life without changing it, each library its own way. dynamo-session:
- * session.touch() (its reads touch by themselves once touchAfter has passed); koa-session: save(), its only way to
- * extend a stored session; express-session: none needed, connect-dynamodb touches the item on every request.
+ * session.touch() (its reads touch by themselves once touchAfter has passed). koa-session has no touch for a stored
+ * session: a change (here a timestamp) makes it save the whole session, its only way to extend one. express-session:
+ * nothing to do, connect-dynamodb touches the item on every request.
  */
-type Touch = (s: SessionLike) => void;
-const touchOf = (s: SessionLike): Touch | undefined => {
-  const touch = (s as { touch?: unknown }).touch;
-  const save = (s as { save?: unknown }).save;
-  return typeof touch === 'function' ? () => (touch as () => void).call(s) : typeof save === 'function' ? () => (save as () => void).call(s) : undefined;
-};
 function touched(s: SessionLike): { ok: true } {
-  touchOf(s)?.(s);
+  const touch = (s as { touch?: unknown }).touch;
+  if (typeof touch === 'function') (touch as () => void).call(s);
+  else s['touchedAt'] = Date.now();
   return { ok: true };
 }
 
@@ -107,11 +104,11 @@ export interface Target {
 export const TARGETS: Record<string, Target> = {
   'koa-baseline': {
     kind: 'baseline', framework: 'koa', label: 'Koa, no sessions (per-process memory)',
-    async start() {
+    start() {
       const memory = new Map<string, SessionLike>();
       const app = new Koa();
       app.use(koaRoutes(new Router(), () => memory.get('shared') ?? memory.set('shared', {}).get('shared')!).routes());
-      return koaServer(app);
+      return Promise.resolve(koaServer(app));
     },
   },
   'koa-dynamo-session': {
@@ -142,9 +139,9 @@ export const TARGETS: Record<string, Target> = {
   },
   'express-baseline': {
     kind: 'baseline', framework: 'express', label: 'Express, no sessions (per-process memory)',
-    async start() {
+    start() {
       const shared: SessionLike = {};
-      return createServer(expressRoutes(express(), () => shared));
+      return Promise.resolve(createServer(expressRoutes(express(), () => shared)));
     },
   },
   'express-session-connect-dynamodb': {
@@ -205,10 +202,10 @@ function withPayload(name: string, bytes: number): Target {
 
 TARGETS['koa-dynamo-session-single'] = koaOurs('Koa + dynamo-session (single layout)', { layout: 'single' }, 0);
 for (const kb of [1, 20]) {
-  TARGETS[`koa-dynamo-session-single@${kb}k`] = koaOurs(`Koa + dynamo-session (single layout), ${kb} KB payload`, { layout: 'single' }, kb * 1024);
-  TARGETS[`koa-dynamo-session-split@${kb}k`] = koaOurs(`Koa + dynamo-session (split layout), ${kb} KB payload`, { layout: 'split' }, kb * 1024);
-  TARGETS[`koa-session-dynamodb@${kb}k`] = withPayload('koa-session-dynamodb', kb * 1024);
-  TARGETS[`express-session-connect-dynamodb@${kb}k`] = withPayload('express-session-connect-dynamodb', kb * 1024);
+  TARGETS[`koa-dynamo-session-single-${kb}kb`] = koaOurs(`Koa + dynamo-session (single layout), ${kb} KB payload`, { layout: 'single' }, kb * 1024);
+  TARGETS[`koa-dynamo-session-split-${kb}kb`] = koaOurs(`Koa + dynamo-session (split layout), ${kb} KB payload`, { layout: 'split' }, kb * 1024);
+  TARGETS[`koa-session-dynamodb-${kb}kb`] = withPayload('koa-session-dynamodb', kb * 1024);
+  TARGETS[`express-session-connect-dynamodb-${kb}kb`] = withPayload('express-session-connect-dynamodb', kb * 1024);
 }
 
 /** A Nest controller with the same routes; `shared` replaces the session in the baseline. */

@@ -8,11 +8,17 @@ export async function describeTable(client: DynamoDBClient, tableName: string, o
   const { TimeToLiveDescription: found } = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
   const ttl: TtlState = { status: found?.TimeToLiveStatus ?? 'DISABLED', attribute: found?.AttributeName };
   const billing = Table?.BillingModeSummary?.BillingMode ?? (Table?.ProvisionedThroughput?.ReadCapacityUnits ? 'PROVISIONED' : 'PAY_PER_REQUEST');
-  const layout = Table ? layoutOf(Table, tableName) : undefined;
+  let layout: string;
+  try {
+    const found = layoutOf(Table ?? {}, tableName);
+    layout = `${found} (${describeLayout(found)})`;
+  } catch (e) {
+    layout = `none: ${(e as Error).message.replace(/^[^\n]*\n\s*- /, '')}`; // not a session table: say why, and describe the rest
+  }
   const lines = [
     `table: ${tableName}`,
     `status: ${Table?.TableStatus}`,
-    `layout: ${layout ? `${layout} (${describeLayout(layout)})` : 'unknown'}`,
+    `layout: ${layout}`,
     `billing: ${billing}${billing === 'PROVISIONED' ? ` (read ${Table?.ProvisionedThroughput?.ReadCapacityUnits}, write ${Table?.ProvisionedThroughput?.WriteCapacityUnits})` : ''}`,
     `ttl: ${ttl.status}${ttl.attribute ? ` on ${ttl.attribute}` : ''}`,
     `items (estimate): ${Table?.ItemCount ?? 0}`,

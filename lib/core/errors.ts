@@ -57,14 +57,19 @@ export class TableNotFoundError extends SessionStoreUnavailableError {
    * @param region the region the SDK client uses; undefined when it could not be told, and then the
    *   message names none rather than guess.
    * @param options.endpoint a non-AWS endpoint (DynamoDB Local), so the printed command reaches the same place.
+   * @param options.layout the item layout the store was configured with, so the printed command creates that one.
    */
   constructor(
     readonly tableName: string,
     readonly region: string | undefined,
-    options?: { cause?: unknown; endpoint?: string },
+    options?: { cause?: unknown; endpoint?: string | undefined; layout?: string | undefined },
   ) {
     const where = [region === undefined ? '' : ` in region ${region}`, options?.endpoint === undefined ? '' : ` at ${options.endpoint}`].join('');
-    const target = [region === undefined ? '' : ` --region ${region}`, options?.endpoint === undefined ? '' : ` --endpoint ${options.endpoint}`].join('');
+    const target = [
+      region === undefined ? '' : ` --region ${region}`,
+      options?.endpoint === undefined ? '' : ` --endpoint ${options.endpoint}`,
+      options?.layout === undefined ? '' : ` --layout ${options.layout}`,
+    ].join('');
     super(
       `DynamoDB table "${tableName}" does not exist${where}. ` +
         `Create it with: npx dynamo-session create-table --table ${tableName}${target} ` +

@@ -2,7 +2,7 @@ import { decodeAttributes, encodeAttributes, toStored } from './attribute-codec'
 import { jitteredDelay, sleep } from './backoff';
 import { checkMaxInactiveInterval, checkPrincipal } from './controls';
 import { conflictingAttributes, mergeConflicts, rejectConflict } from './conflicts';
-import { advanceBaseline, applyMerged, Baseline, Delta, deltaAgainst, projectedSizes } from './delta';
+import { advanceBaseline, applyMerged, Baseline, Delta, deltaAgainst, projectedSizes, sizesOf } from './delta';
 import { SessionConflictError, SessionStoreError } from './errors';
 import { hasExpired, idleDeadline, touchStep } from './expiry';
 import { redacted } from './redact';
@@ -229,7 +229,7 @@ export class SessionContext implements SessionState {
     let itemValues: ReadonlyMap<string, StoredValue> = base.values;
     let bytes: number;
     for (let attempt = 0; ; attempt++) {
-      bytes = options.store.fit(projectedSizes(itemValues, delta), this.metadataBytes(base.key));
+      bytes = options.store.fit(projectedSizes(itemValues, delta), this.metadataBytes(base.key), sizesOf(itemValues));
       const outcome = await options.store.update(base.key, {
         set: delta.set, remove: delta.remove, lastAccessedAt: now, expiresAt, now,
         ...(delta.expected && { expected: delta.expected }),

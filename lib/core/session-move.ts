@@ -147,10 +147,11 @@ export class NewItem {
       }
     }
     const stored = await toStored(set, this.deps.codec);
+    const before = sizesOf(this.data);
     for (const [name, value] of set) this.encoded.set(name, value);
     for (const [name, value] of stored) this.data.set(name, value);
     if (!this.created) return this.create();
-    this.bytes = this.deps.store.fit(sizesOf(this.data), this.deps.metadataBytes);
+    this.bytes = this.deps.store.fit(sizesOf(this.data), this.deps.metadataBytes, before);
     const outcome = await this.deps.store.update(this.key, { set: stored, remove, lastAccessedAt: this.now, expiresAt: this.times.expiresAt, now: this.now });
     if (outcome.status !== 'stored') throw new SessionConflictError('The new session was removed while this request regenerated it; nothing was stored.');
   }

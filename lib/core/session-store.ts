@@ -132,10 +132,11 @@ export abstract class SessionStore {
   /**
    * Sizes a session the way the store will write it and refuses it with SessionTooLargeError before any write when
    * an item would be over DynamoDB's limits; returns the bytes (for the item-size metric). `sizes` are the stored
-   * sizes of the attributes, `metadataBytes` what the session carries besides them (key, principal, times).
+   * sizes of the attributes, `metadataBytes` what the session carries besides them (key, principal, times),
+   * `before` the stored sizes the write starts from (a store may keep an old value while it moves it).
    * The default is one item per session; a store that lays a session over several items says how.
    */
-  fit(sizes: ReadonlyMap<string, number>, metadataBytes: number): number {
+  fit(sizes: ReadonlyMap<string, number>, metadataBytes: number, _before?: ReadonlyMap<string, number>): number {
     return assertItemFits(sizes, metadataBytes);
   }
 

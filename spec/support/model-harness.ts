@@ -1068,8 +1068,9 @@ export const valueArb: fc.Arbitrary<JsonValue> = fc.oneof(
   fc.constantFrom<JsonValue>('x', 'y', 'ünï ✓', '', null, true),
   fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 3 }),
   fc.record({ n: fc.integer({ min: 0, max: 2 }) }),
-  // Longer than a small compressThreshold: stored compressed, with a marker byte.
-  fc.constant(LONG_TEXT),
+  // Longer than a small compressThreshold: stored compressed, with a marker byte. Two of them, so that in the split
+  // layout (specs' partThreshold 64) an attribute's own item changes content, and moves to and from the head.
+  fc.constantFrom(LONG_TEXT, `${LONG_TEXT}!`),
 );
 
 function opArb(withMeta: boolean): fc.Arbitrary<Op> {

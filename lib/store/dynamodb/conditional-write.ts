@@ -21,6 +21,12 @@ export type WriteResult =
   | { readonly applied: true; readonly item?: Item | undefined; readonly readBack?: boolean }
   | { readonly applied: false; readonly current: Item | undefined };
 
+/** Errors of writes whose item was read back and showed the write had not landed: safe to undo what led up to them. */
+const readBackMissed = new WeakSet<object>();
+export function confirmedNotApplied(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && readBackMissed.has(error);
+}
+
 export interface ConditionalWrite {
   readonly table: string;
   readonly key: Item;
@@ -64,11 +70,12 @@ export async function conditionalWrite(io: StoreIo, w: ConditionalWrite): Promis
       return { applied: false, current };
     }
     if (e instanceof SessionStoreError && mayHaveApplied(e)) {
-      const landed = await io.read(w.table, w.key, true).then(
-        (item) => (item && (item[ATTR.writeToken] === token || w.reflects?.(item)) ? item : undefined),
+      const readBack = await io.read(w.table, w.key, true).then(
+        (item) => ({ landed: item && (item[ATTR.writeToken] === token || w.reflects?.(item)) ? item : undefined }),
         () => undefined,
       );
-      if (landed) return { applied: true, item: landed, readBack: true };
+      if (readBack?.landed) return { applied: true, item: readBack.landed, readBack: true };
+      if (readBack) readBackMissed.add(e);
     }
     throw e;
   }

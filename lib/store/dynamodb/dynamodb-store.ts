@@ -191,7 +191,8 @@ export class DynamoDbStore extends SessionStore {
     // it), the item itself says whether our change is in: then it was stored, and is not reported as failed.
     const reflects = (item: Item): boolean => {
       const current = toStoredSession(item);
-      return current.expiresAt > nowSeconds &&
+      // A write that gives the lease back and did not land leaves it ours.
+      return current.expiresAt > nowSeconds && (update.lockOwner === undefined || current.lockOwner !== update.lockOwner) &&
         [...update.set].every(([name, value]) => sameStoredValue(current.data[name], value)) &&
         update.remove.every((name) => current.data[name] === undefined) &&
         (update.principal === undefined || current.principal === (update.principal ?? undefined)) &&
@@ -216,11 +217,14 @@ export class DynamoDbStore extends SessionStore {
     return ATTR.key.length + Buffer.byteLength(this.options.keyPrefix + key, 'utf8') + sortKey;
   }
 
-  /** The split layout sizes each item on its own (400 KB each, one Query page in all); see split-items.ts. */
-  override fit(sizes: ReadonlyMap<string, number>, metadataBytes: number): number {
-    if (this.tableLayout !== 'split') return super.fit(sizes, metadataBytes);
+  /**
+   * The split layout sizes each item on its own (400 KB each, one Query page in all); see split-items.ts.
+   * Until the startup check has read the table's layout, the stricter one-item rule applies.
+   */
+  override fit(sizes: ReadonlyMap<string, number>, metadataBytes: number, before?: ReadonlyMap<string, number>): number {
+    if (this.split === undefined) return super.fit(sizes, metadataBytes);
     const partKeyBytes = ATTR.key.length + Buffer.byteLength(this.options.keyPrefix, 'utf8') + STORAGE_KEY_LENGTH + ATTR.part.length;
-    return assertSplitFits(sizes, metadataBytes, partKeyBytes, this.options.partThreshold);
+    return assertSplitFits(sizes, metadataBytes, partKeyBytes, this.options.partThreshold, before);
   }
 
   async acquire(key: string, owner: string, leaseUntil: number, now: number): Promise<LockOutcome> {

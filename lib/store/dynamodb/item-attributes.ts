@@ -17,8 +17,15 @@ export const ATTR = {
   part: 'part',
   /** Head: name -> the head version that last claimed the part (its content is ordered by it). */
   parts: 'parts',
-  /** Head: name -> [the part's expiresAt, a hash of its content] (expiry upkeep, optimistic guards). */
+  /**
+   * Head: name -> the head version just before the attribute's first claim since it became a part: content
+   * written before that (a leftover of an earlier time the attribute was a part) is never read.
+   */
+  partSince: 'partSince',
+  /** Head: name -> [a hash of its claimed content, when it was claimed (epoch ms)]. */
   partInfo: 'partInfo',
+  /** Head: no part expires before this (epoch seconds); the head's expiresAt may not pass it until the parts are extended. */
+  partsExpireAt: 'partsExpireAt',
   /** Part: the attribute's stored value. */
   value: 'value',
   /** Part: the claim version its content belongs to. */

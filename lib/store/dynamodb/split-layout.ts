@@ -1,14 +1,14 @@
-import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { SessionStoreUnavailableError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
 import { NewSession, sameStoredValue, SessionUpdate, StoredSession, StoredValue, UpdateOutcome } from '../../core/session-store';
-import { conditionalWrite } from './conditional-write';
-import { ATTR, HEAD_PART } from './item-attributes';
+import { conditionalWrite, confirmedNotApplied } from './conditional-write';
+import { ATTR } from './item-attributes';
 import { toStoredSession } from './item-codec';
 import { deleteItems } from './principal-sessions';
 import { deleteIn } from './session-deletes';
-import {
-  assemble, contentHash, isPart, PART_EXTEND_MARGIN_SECONDS, partExpiresAt, partKeyOf, Registry, registryOf,
-} from './split-items';
+import { assemble, contentHash, isPart, partExpiresAt, partKeyOf, Registry, registryOf } from './split-items';
+import { SplitReads } from './split-reads';
 import { isConditionFailure, mayHaveApplied } from './store-errors';
 import type { Item, StoreIo } from './store-io';
 import { UpdateExpressionBuilder } from './update-expression';
@@ -19,6 +19,9 @@ export interface SplitSettings {
   readonly eventualConsistency: boolean;
   readonly logger: Logger;
 }
+
+/** Rounds of extending the parts' deadline before a head write gives up (each is a race with another commit). */
+const MAX_EXTENSION_ROUNDS = 3;
 
 /** A part this commit writes: its value, the head version that claimed it, and how long it lives. */
 interface PartWrite {
@@ -35,19 +38,27 @@ interface PartWrite {
  * refusing to replace newer content. A request that changes no large attribute writes the head alone.
  */
 export class SplitLayout {
+  private readonly reads: SplitReads;
+
   constructor(
     private readonly io: StoreIo,
     private readonly settings: SplitSettings,
-  ) {}
-
-  async get(key: string, consistent = !this.settings.eventualConsistency): Promise<StoredSession | undefined> {
-    return assemble(await this.query(key, consistent, false));
+  ) {
+    this.reads = new SplitReads(io, settings);
   }
 
-  /** A head read on its own (a locking load's UpdateItem), completed with its parts when it names any: at most one more call. */
+  /** One Query; a strong one waits out part writes in flight (split-reads.ts). */
+  async get(key: string, consistent = !this.settings.eventualConsistency): Promise<StoredSession | undefined> {
+    return assemble(consistent ? await this.reads.settled(key) : await this.reads.query(key, false));
+  }
+
+  /**
+   * A head a locking load took the lease on (its UpdateItem returned it), completed with its parts
+   * when it names any: one more call, which also waits out the part writes of the lease's previous holder.
+   */
   async withParts(key: string, head: Item): Promise<StoredSession> {
     if (registryOf(head).versions.size === 0) return toStoredSession(head);
-    return assemble([head, ...(await this.query(key, true, true))])!;
+    return assemble(await this.reads.settled(key, head))!;
   }
 
   /** Writes the head (which fails if the key is taken), then the parts. False when the key was taken. */
@@ -61,9 +72,12 @@ export class SplitLayout {
       else inline[name] = value;
     }
     const u = new UpdateExpressionBuilder();
+    const claimedAt = Date.now();
     u.set(u.name(ATTR.data), inline)
       .set(u.name(ATTR.parts), Object.fromEntries(parts.map((p) => [p.name, 1])))
-      .set(u.name(ATTR.partInfo), Object.fromEntries(parts.map((p) => [p.name, [partExpiry, contentHash(p.value)]])))
+      .set(u.name(ATTR.partSince), Object.fromEntries(parts.map((p) => [p.name, 0])))
+      .set(u.name(ATTR.partInfo), Object.fromEntries(parts.map((p) => [p.name, [contentHash(p.value), claimedAt]])))
+      .set(u.name(ATTR.partsExpireAt), partExpiry)
       .set(u.name(ATTR.createdAt), session.createdAt)
       .set(u.name(ATTR.lastAccessedAt), session.lastAccessedAt)
       .set(u.name(ATTR.expiresAt), session.expiresAt)
@@ -85,32 +99,90 @@ export class SplitLayout {
 
   async update(key: string, update: SessionUpdate): Promise<UpdateOutcome> {
     const nowSeconds = Math.floor(update.now / 1000);
-    const partExpiry = partExpiresAt(update.expiresAt, nowSeconds);
     const toParts = new Map<string, StoredValue>();
     const toInline = new Map<string, StoredValue>();
     for (const [name, value] of update.set) (isPart(value, this.settings.partThreshold) ? toParts : toInline).set(name, value);
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.writeHead(key, update, toInline, toParts);
+      if (!result.applied) {
+        if (!result.current) return { status: 'gone' };
+        // The head may not outlive its parts: when this write would, they are extended first and the write is tried again.
+        if (this.outlivesParts(result.current, update.expiresAt) && attempt < MAX_EXTENSION_ROUNDS) {
+          await this.extendParts(key, result.current, partExpiresAt(update.expiresAt, nowSeconds));
+          continue;
+        }
+        // A guard failed: the whole session as it is now (its parts too, settled) tells the caller which attributes moved.
+        const current = await this.get(key, true);
+        if (!current || current.expiresAt <= nowSeconds) return { status: 'gone' };
+        if (this.outlivesParts(result.current, update.expiresAt)) {
+          throw new SessionStoreUnavailableError('Could not extend the expiry of the session\'s large attributes ahead of it; nothing was written.', { retryAfterSeconds: 1 });
+        }
+        return { status: 'conflict', current };
+      }
+      // The version this write gave the head; read back after a lost answer, each part's own claim (a later commit may have claimed it again).
+      const before = result.readBack ? undefined : result.item;
+      const after = result.item;
+      const expiresAt = Math.max(partExpiresAt(update.expiresAt, nowSeconds), Number(after?.[ATTR.partsExpireAt] ?? 0));
+      const parts = [...toParts].flatMap(([name, value]): PartWrite[] => {
+        if (before) return [{ name, value, claim: Number(before[ATTR.version]) + 1, expiresAt }];
+        const { versions, info } = registryOf(after);
+        return info.get(name)?.hash === contentHash(value) ? [{ name, value, claim: versions.get(name)!, expiresAt }] : [];
+      });
+      await this.writeParts(key, parts, before);
+      await this.afterCommit(key, { update, before, parts, dropped: [...toInline.keys(), ...update.remove], releaseLater: this.releasesLater(update, toParts) });
+      return { status: 'stored' };
+    }
+  }
+
+  /** Under locking the lease is given back with the last write: the head's when no part follows it. */
+  private releasesLater(update: SessionUpdate, toParts: ReadonlyMap<string, StoredValue>): boolean {
+    return update.lockOwner !== undefined && toParts.size > 0;
+  }
+
+  /** Whether a head expiring at `expiresAt` would outlive the parts of `head` (or the record of them, once they are gone). */
+  private outlivesParts(head: Item, expiresAt: number): boolean {
+    const partsExpireAt = head[ATTR.partsExpireAt] as number | undefined;
+    return partsExpireAt !== undefined && Number(partsExpireAt) < expiresAt;
+  }
+
+  /**
+   * The commit record: every guard, the version, the claims of the parts this commit changes, and the new
+   * deadline (which may not pass the parts'). ALL_OLD: the version it replaced, from which the claims follow.
+   */
+  private writeHead(key: string, update: SessionUpdate, toInline: ReadonlyMap<string, StoredValue>, toParts: ReadonlyMap<string, StoredValue>) {
+    const nowSeconds = Math.floor(update.now / 1000);
     const u = new UpdateExpressionBuilder();
     const data = (name: string): string => `${u.name(ATTR.data)}.${u.name(name)}`;
     const claimOf = (name: string): string => `${u.name(ATTR.parts)}.${u.name(name)}`;
+    const sinceOf = (name: string): string => `${u.name(ATTR.partSince)}.${u.name(name)}`;
     const infoOf = (name: string): string => `${u.name(ATTR.partInfo)}.${u.name(name)}`;
-    // Never write to a destroyed or expired session: that would resurrect it.
-    const guards = [`attribute_exists(${u.name(ATTR.key)})`, `${u.name(ATTR.expiresAt)} > ${u.value(nowSeconds)}`];
+    const partsExpireAt = u.name(ATTR.partsExpireAt);
+    // Never write to a destroyed or expired session (that would resurrect it), nor past the parts' deadline.
+    const guards = [
+      `attribute_exists(${u.name(ATTR.key)})`, `${u.name(ATTR.expiresAt)} > ${u.value(nowSeconds)}`,
+      `(attribute_not_exists(${partsExpireAt}) OR ${partsExpireAt} >= ${u.value(update.expiresAt)})`,
+    ];
     for (const [name, value] of update.expected ?? []) {
       // An attribute is inline and unclaimed, or claimed by a part whose content hash the head keeps.
       guards.push(value === null
         ? `attribute_not_exists(${data(name)}) AND attribute_not_exists(${claimOf(name)})`
-        : `((attribute_not_exists(${claimOf(name)}) AND ${data(name)} = ${u.value(value)}) OR ${infoOf(name)}[1] = ${u.value(contentHash(value))})`);
+        : `((attribute_not_exists(${claimOf(name)}) AND ${data(name)} = ${u.value(value)}) OR ${infoOf(name)}[0] = ${u.value(contentHash(value))})`);
     }
-    for (const [name, value] of toInline) u.set(data(name), value).remove(claimOf(name)).remove(infoOf(name));
-    // A claim is the head's version after this write; an inline value stays until its part has landed (readers fall back to it).
-    for (const [name, value] of toParts) u.setTo(claimOf(name), `${u.name(ATTR.version)} + ${u.value(1)}`).set(infoOf(name), [partExpiry, contentHash(value)]);
-    for (const name of update.remove) u.remove(data(name)).remove(claimOf(name)).remove(infoOf(name));
-    u.set(u.name(ATTR.lastAccessedAt), update.lastAccessedAt).set(u.name(ATTR.expiresAt), update.expiresAt).add(u.name(ATTR.version), 1);
+    for (const [name, value] of toInline) u.set(data(name), value).remove(claimOf(name)).remove(sinceOf(name)).remove(infoOf(name));
+    // A claim is the head's version after this write (operands read the item as it was); partSince keeps the version
+    // before the first claim. An inline value stays until its part has landed: readers see it until then.
+    const version = u.name(ATTR.version);
+    for (const [name, value] of toParts) {
+      u.setTo(claimOf(name), `${version} + ${u.value(1)}`).setTo(sinceOf(name), `if_not_exists(${sinceOf(name)}, ${version})`)
+        .set(infoOf(name), [contentHash(value), Date.now()]);
+    }
+    if (toParts.size > 0) u.setTo(partsExpireAt, `if_not_exists(${partsExpireAt}, ${u.value(partExpiresAt(update.expiresAt, nowSeconds))})`);
+    for (const name of update.remove) u.remove(data(name)).remove(claimOf(name)).remove(sinceOf(name)).remove(infoOf(name));
+    u.set(u.name(ATTR.lastAccessedAt), update.lastAccessedAt).set(u.name(ATTR.expiresAt), update.expiresAt).add(version, 1);
     if (update.maxInactiveInterval !== undefined) u.set(u.name(ATTR.maxInactiveInterval), update.maxInactiveInterval);
     if (update.principal === null) u.remove(u.name(ATTR.principal));
     else if (update.principal !== undefined) u.set(u.name(ATTR.principal), update.principal);
-    // Under locking the lease is given back with the last write: the head's when no part follows it.
-    const releaseLater = update.lockOwner !== undefined && toParts.size > 0;
+    const releaseLater = this.releasesLater(update, toParts);
     if (update.lockOwner !== undefined) {
       guards.push(`${u.name(ATTR.lockOwner)} = ${u.value(update.lockOwner)}`);
       if (!releaseLater) u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires));
@@ -118,32 +190,18 @@ export class SplitLayout {
     const reflects = (item: Item): boolean => {
       const current = toStoredSession(item);
       const { versions, info } = registryOf(item);
-      return current.expiresAt > nowSeconds &&
+      // A write that gives the lease back and did not land leaves it ours.
+      const leaseKept = update.lockOwner !== undefined && !releaseLater && current.lockOwner === update.lockOwner;
+      return current.expiresAt > nowSeconds && !leaseKept &&
         [...toInline].every(([name, value]) => !versions.has(name) && sameStoredValue(current.data[name], value)) &&
         [...toParts].every(([name, value]) => info.get(name)?.hash === contentHash(value)) &&
         update.remove.every((name) => !versions.has(name) && current.data[name] === undefined) &&
         (update.principal === undefined || current.principal === (update.principal ?? undefined)) &&
         (update.maxInactiveInterval === undefined || current.maxInactiveInterval === update.maxInactiveInterval);
     };
-    const result = await conditionalWrite(this.io, {
+    return conditionalWrite(this.io, {
       table: this.settings.table, key: this.io.keyOf(key), update: u, condition: guards.join(' AND '), returnValues: 'ALL_OLD', reflects,
     });
-    if (!result.applied) {
-      if (!result.current) return { status: 'gone' };
-      // A guard failed: the whole session as it is now (its parts too) tells the caller which attributes moved.
-      const current = await this.get(key, true);
-      return !current || current.expiresAt <= nowSeconds ? { status: 'gone' } : { status: 'conflict', current };
-    }
-    // The version this write gave the head; read back after a lost answer, each part's own claim (a later commit may have claimed it again).
-    const before = result.readBack ? undefined : result.item;
-    const parts = [...toParts].flatMap(([name, value]): PartWrite[] => {
-      if (before) return [{ name, value, claim: Number(before[ATTR.version]) + 1, expiresAt: partExpiry }];
-      const { versions, info } = registryOf(result.item);
-      return info.get(name)?.hash === contentHash(value) ? [{ name, value, claim: versions.get(name)!, expiresAt: partExpiry }] : [];
-    });
-    await this.writeParts(key, parts, before);
-    await this.afterCommit(key, { update, before, parts, dropped: [...toInline.keys(), ...update.remove], releaseLater });
-    return { status: 'stored' };
   }
 
   async destroy(key: string, expectedVersion?: number): Promise<{ status: 'destroyed' | 'gone' } | { status: 'changed'; current: StoredSession }> {
@@ -159,27 +217,6 @@ export class SplitLayout {
     return { status: outcome.deleted ? 'destroyed' : 'gone' };
   }
 
-  /** One Query on the session's key (or only its parts), every page. */
-  private async query(key: string, consistent: boolean, partsOnly: boolean): Promise<Item[]> {
-    const items: Item[] = [];
-    const table = this.settings.table;
-    let start: Item | undefined;
-    do {
-      const page = await this.io.call(table, 'Query', this.io.readTimeout, (o) =>
-        this.io.documents.send(new QueryCommand({
-          TableName: table,
-          KeyConditionExpression: partsOnly ? '#k = :k AND #p > :head' : '#k = :k',
-          ExpressionAttributeNames: { '#k': ATTR.key, ...(partsOnly && { '#p': ATTR.part }) },
-          ExpressionAttributeValues: { ':k': this.io.keyOf(key)[ATTR.key] as string, ...(partsOnly && { ':head': HEAD_PART }) },
-          ConsistentRead: consistent,
-          ...(start && { ExclusiveStartKey: start }),
-        }), o));
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return items;
-  }
-
   /**
    * Writes the claimed parts, each only over older content: when a later commit's content is
    * there already, ours was replaced, as if written first. A part that certainly did not land
@@ -189,8 +226,9 @@ export class SplitLayout {
     const results = await Promise.allSettled(parts.map((part) => this.writePart(key, part)));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ part: parts[i]!, error: r.reason as unknown }] : []));
     if (failed.length === 0) return;
-    const unlanded = failed.filter((f) => !mayHaveApplied(f.error)).map((f) => f.part);
-    if (unlanded.length > 0) await this.unclaim(key, unlanded, registryOf(before)).catch(() => undefined);
+    // Only knowing the registry before this commit can put it back; otherwise readers see the value from before the claim anyway.
+    const unlanded = failed.filter((f) => !mayHaveApplied(f.error) || confirmedNotApplied(f.error)).map((f) => f.part);
+    if (unlanded.length > 0 && before !== undefined) await this.unclaim(key, unlanded, registryOf(before)).catch(() => undefined);
     throw failed[0]!.error;
   }
 
@@ -201,7 +239,9 @@ export class SplitLayout {
     if (partKey.startsWith('h#')) u.set(u.name(ATTR.name), part.name);
     const condition = `attribute_not_exists(${u.name(ATTR.key)}) OR ${u.name(ATTR.partVersion)} < ${u.value(part.claim)}`;
     // Refused means newer content is there already (or ours, answered late): either way nothing is left to do.
-    await conditionalWrite(this.io, { table: this.settings.table, key: this.io.partKeyOf(key, partKey), update: u, condition });
+    // After a lost answer the same holds: content of this claim or a later one means ours landed or was replaced.
+    const reflects = (item: Item): boolean => Number(item[ATTR.partVersion]) >= part.claim;
+    await conditionalWrite(this.io, { table: this.settings.table, key: this.io.partKeyOf(key, partKey), update: u, condition, reflects });
   }
 
   /** Puts the registry entries of parts that did not land back as they were, unless a later commit claimed them since. */
@@ -210,12 +250,14 @@ export class SplitLayout {
     const guards: string[] = [];
     for (const part of parts) {
       const claim = `${u.name(ATTR.parts)}.${u.name(part.name)}`;
+      const since = `${u.name(ATTR.partSince)}.${u.name(part.name)}`;
       const info = `${u.name(ATTR.partInfo)}.${u.name(part.name)}`;
       guards.push(`${claim} = ${u.value(part.claim)}`);
       const was = before.versions.get(part.name);
+      const wasSince = before.since.get(part.name);
       const wasInfo = before.info.get(part.name);
-      if (was === undefined || wasInfo === undefined) u.remove(claim).remove(info);
-      else u.set(claim, was).set(info, [wasInfo.expiresAt, wasInfo.hash]);
+      if (was === undefined || wasSince === undefined || wasInfo === undefined) u.remove(claim).remove(since).remove(info);
+      else u.set(claim, was).set(since, wasSince).set(info, [wasInfo.hash, wasInfo.claimedAt]);
     }
     await conditionalWrite(this.io, { table: this.settings.table, key: this.io.keyOf(key), update: u, condition: guards.join(' AND ') });
   }
@@ -238,16 +280,8 @@ export class SplitLayout {
     if (moved.length > 0) work.push(this.dropInlineCopies(key, moved));
     const stale = c.dropped.filter((name) => before.versions.has(name));
     if (stale.length > 0) work.push(Promise.all(stale.map((name) => this.deletePart(key, name, before.versions.get(name)!))));
-    const written = new Set(c.parts.map((p) => p.name));
-    const dropped = new Set(c.dropped);
-    const expiring = [...before.info].filter(([name, info]) =>
-      !written.has(name) && !dropped.has(name) && info.expiresAt < c.update.expiresAt + PART_EXTEND_MARGIN_SECONDS);
-    if (expiring.length > 0) {
-      const expiresAt = partExpiresAt(c.update.expiresAt, Math.floor(c.update.now / 1000));
-      work.push(this.extendParts(key, expiring.map(([name]) => ({ name, claim: before.versions.get(name)!, hash: before.info.get(name)!.hash })), expiresAt));
-    }
     const results = await Promise.allSettled(work);
-    for (const r of results) if (r.status === 'rejected') logger.warn(`session part upkeep failed, retried later: ${(r.reason as Error).message}`);
+    for (const r of results) if (r.status === 'rejected') logger.warn(`session part upkeep failed; what is left is never read: ${(r.reason as Error).message}`);
     if (c.releaseLater) await this.release(key, c.update.lockOwner!);
   }
 
@@ -265,9 +299,12 @@ export class SplitLayout {
     await deleteIn(this.io, table, itemKey, { op: '<=', version: claim, attribute: ATTR.partVersion });
   }
 
-  /** Moves part deadlines ahead of the head's: the parts first, then the head's record of them. */
-  private async extendParts(key: string, parts: ReadonlyArray<{ name: string; claim: number; hash: string }>, expiresAt: number): Promise<void> {
-    await Promise.all(parts.map(async ({ name }) => {
+  /**
+   * Moves every part's deadline to `expiresAt`, then the head's record of it (`partsExpireAt`), conditioned on the
+   * head's version: a commit that claimed another part meanwhile makes the caller try again from the new head.
+   */
+  private async extendParts(key: string, head: Item, expiresAt: number): Promise<void> {
+    await Promise.all([...registryOf(head).versions.keys()].map(async (name) => {
       try {
         await this.io.call(this.settings.table, 'UpdateItem', this.io.writeTimeout, (o) => this.io.documents.send(new UpdateCommand({
           TableName: this.settings.table,
@@ -278,16 +315,14 @@ export class SplitLayout {
           ExpressionAttributeValues: { ':e': expiresAt },
         }), o));
       } catch (e) {
-        if (!isConditionFailure(e)) throw e; // refused: the part is gone or already lives longer
+        if (!isConditionFailure(e)) throw e; // refused: the part is not there (yet) or already lives longer
       }
     }));
     const u = new UpdateExpressionBuilder();
-    const guards: string[] = [];
-    for (const { name, claim, hash } of parts) {
-      guards.push(`${u.name(ATTR.parts)}.${u.name(name)} = ${u.value(claim)}`);
-      u.set(`${u.name(ATTR.partInfo)}.${u.name(name)}`, [expiresAt, hash]);
-    }
-    await conditionalWrite(this.io, { table: this.settings.table, key: this.io.keyOf(key), update: u, condition: guards.join(' AND ') });
+    u.set(u.name(ATTR.partsExpireAt), expiresAt);
+    await conditionalWrite(this.io, {
+      table: this.settings.table, key: this.io.keyOf(key), update: u, condition: `${u.name(ATTR.version)} = ${u.value(Number(head[ATTR.version]))}`,
+    });
   }
 
   private async release(key: string, owner: string): Promise<void> {

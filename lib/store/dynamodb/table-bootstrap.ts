@@ -51,7 +51,7 @@ export async function ensureTable(client: DynamoDBClient, spec: TableSpec, logge
     if (existing.TableStatus !== 'ACTIVE') await waitForActive(client, spec);
     return { created: false, layout, ttl: spec.enableTtl === false ? undefined : await checkTtl(client, spec, logger) };
   }
-  if (!spec.createIfNotExist) throw new TableNotFoundError(spec.tableName, spec.region, { endpoint: spec.endpoint });
+  if (!spec.createIfNotExist) throw new TableNotFoundError(spec.tableName, spec.region, { endpoint: spec.endpoint, layout: spec.layout });
   const layout = spec.layout ?? LAYOUT_FOR_NEW_TABLES;
   logger.info(`creating DynamoDB table ${spec.tableName} (${spec.billing.mode}, ${layout} layout)`);
   try {

@@ -44,13 +44,15 @@ describe('split layout: a session from its items', () => {
   it.each<[string, Item[], Record<string, unknown> | undefined]>([
     ['no head: parts alone are orphans', [part('cart', '"c"', 1)], undefined],
     ['a head alone', [head({ data: { a: '1' } })], { a: '1' }],
-    ['a part that belongs to its claim', [head({ data: { a: '1' }, parts: { cart: 4 } }), part('cart', '"new"', 4)], { a: '1', cart: '"new"' }],
-    ['a part whose write is pending: its older content', [head({ parts: { cart: 5 } }), part('cart', '"old"', 4)], { cart: '"old"' }],
-    ['a move from the head pending: the inline value', [head({ data: { cart: '"inline"' }, parts: { cart: 5 } })], { cart: '"inline"' }],
-    ['a move landed, inline copy not yet dropped: the part', [head({ data: { cart: '"inline"' }, parts: { cart: 5 } }), part('cart', '"part"', 5)], { cart: '"part"' }],
-    ['a claimed part never written and nothing before: absent', [head({ parts: { cart: 5 } })], {}],
+    ['a part that belongs to its claim', [head({ data: { a: '1' }, parts: { cart: 4 }, partSince: { cart: 3 } }), part('cart', '"new"', 4)], { a: '1', cart: '"new"' }],
+    ['a part whose write is pending: its older content of the same stint', [head({ parts: { cart: 5 }, partSince: { cart: 2 } }), part('cart', '"old"', 4)], { cart: '"old"' }],
+    ['a move from the head pending: the inline value', [head({ data: { cart: '"inline"' }, parts: { cart: 5 }, partSince: { cart: 4 } })], { cart: '"inline"' }],
+    ['a move landed, inline copy not yet dropped: the part', [head({ data: { cart: '"inline"' }, parts: { cart: 5 }, partSince: { cart: 4 } }), part('cart', '"part"', 5)], { cart: '"part"' }],
+    ['a later claim pending after a landed move with a stale inline copy: the landed part', [head({ data: { cart: '"inline"' }, parts: { cart: 9 }, partSince: { cart: 4 } }), part('cart', '"part"', 5)], { cart: '"part"' }],
+    ['a claimed part never written and nothing before: absent', [head({ parts: { cart: 5 }, partSince: { cart: 4 } })], {}],
+    ['content left from an earlier stint as a part is never read (a removed value stays removed)', [head({ parts: { cart: 9 }, partSince: { cart: 8 } }), part('cart', '"removed"', 6)], {}],
     ['a part the head does not name: ignored', [head({ data: { a: '1' } }), part('cart', '"orphan"', 3)], { a: '1' }],
-    ['an inline copy of a claimed attribute is not read beside its part', [head({ data: { cart: '"inline"' }, parts: { cart: 2 } }), part('cart', '"part"', 2)], { cart: '"part"' }],
+    ['an inline copy of a claimed attribute is not read beside its part', [head({ data: { cart: '"inline"' }, parts: { cart: 2 }, partSince: { cart: 1 } }), part('cart', '"part"', 2)], { cart: '"part"' }],
   ])('%s', (_case, items, data) => {
     const session = assemble(items);
     if (data === undefined) expect(session).toBeUndefined();
@@ -64,10 +66,11 @@ describe('split layout: a session from its items', () => {
   });
 
   it('reads the registry of a head, tolerating a malformed one', () => {
-    const registry = registryOf(head({ parts: { a: 3 }, partInfo: { a: [NOW, 'h'], b: 'junk' } }));
+    const registry = registryOf(head({ parts: { a: 3 }, partSince: { a: 2 }, partInfo: { a: ['h', NOW], b: 'junk' } }));
     expect([...registry.versions]).toEqual([['a', 3]]);
-    expect(registry.info.get('a')).toEqual({ expiresAt: NOW, hash: 'h' });
-    expect(registry.info.get('b')).toEqual({ expiresAt: 0, hash: '' });
+    expect([...registry.since]).toEqual([['a', 2]]);
+    expect(registry.info.get('a')).toEqual({ hash: 'h', claimedAt: NOW });
+    expect(registry.info.get('b')).toEqual({ hash: '', claimedAt: 0 });
     expect(registryOf(undefined).versions.size).toBe(0);
   });
 });

@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto';
+import { DynamoDbStore, DynamoDbStoreOptions, SessionStoreUnavailableError } from '../../../lib';
+import { dropTable, LAYOUT, localClient, randomTableName, scanItems } from '../../support/dynamodb';
+import { testManager } from '../../support/manager';
+import { quietLogger } from '../../support/quiet-logger';
+
+/**
+ * The split layout's rare paths, found by an independent review: a part write that is slow, lost or
+ * refused while other requests run. A middleware on the store's own SDK client delays or fails chosen
+ * calls; DynamoDB Local applies everything else. They run once, in the split project.
+ */
+const describeSplit = LAYOUT === 'split' ? describe : describe.skip;
+
+type Input = { Key?: { part?: string }; UpdateExpression?: string };
+type Hook = (command: string, input: Input, next: () => Promise<unknown>) => Promise<unknown>;
+let hook: Hook | undefined;
+afterEach(() => (hook = undefined));
+
+const tables: string[] = [];
+afterAll(async () => {
+  await Promise.all(tables.map(dropTable));
+});
+
+async function splitStore(options: DynamoDbStoreOptions = {}): Promise<{ store: DynamoDbStore; tableName: string }> {
+  const client = localClient();
+  client.middlewareStack.add((next, context) => async (args) => {
+    const command = String(context.commandName).replace(/Command$/, '');
+    const current = hook;
+    return current ? ((await current(command, args.input as Input, () => next(args))) as Awaited<ReturnType<typeof next>>) : next(args);
+  }, { step: 'initialize', name: 'specFaults' });
+  const tableName = randomTableName('split-race');
+  tables.push(tableName);
+  const store = new DynamoDbStore({ tableName, client, layout: 'split', partThreshold: 64, ...options }, quietLogger);
+  await store.ready();
+  return { store, tableName };
+}
+
+const opaque = (bytes: number): string => randomBytes(bytes).toString('base64url').slice(0, bytes);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The write of attribute `name`'s own item (not its deadline's extension). */
+const isPartWrite = (command: string, input: Input, name: string) => command === 'UpdateItem' && input.Key?.part === `a#${name}` && /#n\d+ = :v\d+/.test(input.UpdateExpression ?? '') && !/^SET #e = :e$/.test(input.UpdateExpression ?? '');
+const isHeadCommit = (command: string, input: Input) => command === 'UpdateItem' && input.Key?.part === '#' && /\bADD\b/.test(input.UpdateExpression ?? '');
+/** Sent or not, the answer is lost: the SDK reports a timeout. */
+const lostAnswer = () => Object.assign(new Error('socket hang up'), { name: 'TimeoutError', $metadata: {} });
+const throttled = () => Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
+
+async function readAll(t: ReturnType<typeof testManager>): Promise<Record<string, unknown>> {
+  const ctx = t.request();
+  const session = { ...(await ctx.load()) };
+  await ctx.commit();
+  return session;
+}
+
+describeSplit('split layout: part writes racing other requests', () => {
+  it('regenerate() carries a part write acknowledged while it ran, even one still landing when it looked', async () => {
+    const { store } = await splitStore();
+    const t = testManager({}, store);
+    const before = opaque(200);
+    const ajaxValue = opaque(200);
+    await t.run((s) => void Object.assign(s, { x: before, a: 1 }));
+    const login = t.request();
+    const s = await login.load();
+    let slow = true;
+    hook = async (command, input, next) => {
+      if (slow && isPartWrite(command, input, 'x')) {
+        slow = false;
+        await sleep(700);
+      }
+      return next();
+    };
+    const ajax = t.run((a) => void (a['x'] = ajaxValue));
+    await sleep(250); // the AJAX head claim has landed, its part write not yet
+    s.regenerate();
+    s['user'] = 'ada';
+    const { headers } = await login.commit();
+    await ajax; // acknowledged
+    t.setCookie(/^sid=([^;]*)/.exec(headers.find(([name]) => name === 'Set-Cookie')![1])![1]);
+    expect((await readAll(t))['x']).toBe(ajaxValue);
+  });
+
+  it('a removed attribute stays removed when content of an earlier stint as a part turns up and a later write fails', async () => {
+    const { store, tableName } = await splitStore();
+    const t = testManager({}, store);
+    await t.run((s) => void (s['x'] = opaque(200)));
+    const remover = t.request();
+    delete (await remover.load())['x']; // loaded before the other write's claim, so it does not wait for it
+    let slow = true;
+    hook = async (command, input, next) => {
+      if (slow && isPartWrite(command, input, 'x')) {
+        slow = false;
+        await sleep(700);
+      }
+      return next();
+    };
+    const late = t.run((s) => void (s['x'] = opaque(200)));
+    await sleep(250);
+    await remover.commit(); // acknowledged while the other part write is still in flight
+    await late; // its content lands after the removal: left over, named by no head
+    hook = undefined;
+    expect((await scanItems(tableName)).map((i) => i['part']).sort()).toEqual(['#', 'a#x']);
+    expect((await readAll(t))['x']).toBeUndefined();
+    // The re-add's part write and its read-back both fail: its claim stays, pointing at content that never lands.
+    const partCall = (command: string, input: Input) => isPartWrite(command, input, 'x') || (command === 'GetItem' && input.Key?.part === 'a#x');
+    hook = async (command, input, next) => (partCall(command, input) ? Promise.reject(lostAnswer()) : next());
+    await expect(t.run((s) => void (s['x'] = opaque(200)))).rejects.toThrow(SessionStoreUnavailableError);
+    hook = undefined;
+    expect((await readAll(t))['x']).toBeUndefined();
+  });
+
+  it("a part write that did not land is taken back, so 'reject' guards work at once afterwards", async () => {
+    const { store } = await splitStore();
+    const t = testManager({ onConflict: 'reject' }, store);
+    const kept = opaque(200);
+    await t.run((s) => void (s['x'] = kept));
+    hook = async (command, input, next) => (isPartWrite(command, input, 'x') ? Promise.reject(lostAnswer()) : next());
+    await expect(t.run((s) => void (s['x'] = opaque(200)))).rejects.toThrow(SessionStoreUnavailableError);
+    hook = undefined;
+    expect((await readAll(t))['x']).toBe(kept);
+    const next = opaque(200);
+    const started = Date.now();
+    await t.run((s) => void (s['x'] = next));
+    expect(Date.now() - started).toBeLessThan(1000); // no wait for a claim that is known not to land
+    expect((await readAll(t))['x']).toBe(next);
+  });
+
+  it('a head write whose answer was lost, then a failed part write: the acknowledged value stays', async () => {
+    const { store } = await splitStore();
+    const t = testManager({}, store);
+    const acknowledged = opaque(200);
+    await t.run((s) => void (s['x'] = acknowledged));
+    let once = true;
+    hook = async (command, input, next) => {
+      if (once && isHeadCommit(command, input)) {
+        once = false;
+        await next();
+        throw lostAnswer();
+      }
+      if (isPartWrite(command, input, 'x')) throw throttled();
+      return next();
+    };
+    await expect(t.run((s) => void (s['x'] = opaque(200)))).rejects.toThrow(SessionStoreUnavailableError);
+    hook = undefined;
+    expect((await readAll(t))['x']).toBe(acknowledged);
+  });
+
+  it('a head whose deadline would pass its parts waits for them to be extended; if that fails, nothing is written', async () => {
+    const { store, tableName } = await splitStore();
+    const t = testManager({}, store);
+    await t.run((s) => void (s['x'] = opaque(200)));
+    const expiries = async () => {
+      const items = await scanItems(tableName);
+      return { head: Number(items.find((i) => i['part'] === '#')!['expiresAt']), part: Number(items.find((i) => i['part'] === 'a#x')!['expiresAt']) };
+    };
+    const first = await expiries();
+    hook = async (command, input, next) => (command === 'UpdateItem' && input.UpdateExpression === 'SET #e = :e' ? Promise.reject(throttled()) : next());
+    await expect(t.run((s) => s.setMaxInactiveInterval(30 * 86400))).rejects.toThrow(SessionStoreUnavailableError);
+    expect(await expiries()).toEqual(first);
+    hook = undefined;
+    await t.run((s) => s.setMaxInactiveInterval(30 * 86400));
+    const extended = await expiries();
+    expect(extended.head).toBeGreaterThan(first.head + 29 * 86400);
+    expect(extended.part).toBeGreaterThanOrEqual(extended.head);
+  });
+
+  it('a stale inline copy is never read once the part has landed, even when a later write of the part fails', async () => {
+    const { store } = await splitStore();
+    const t = testManager({}, store);
+    const acknowledged = opaque(200);
+    await t.run((s) => void (s['x'] = 'short'));
+    // Moving x into its part; dropping the inline copy afterwards fails (it is only upkeep).
+    hook = async (command, input, next) => (command === 'UpdateItem' && input.Key?.part === '#' && /^REMOVE/.test(input.UpdateExpression ?? '') ? Promise.reject(throttled()) : next());
+    await t.run((s) => void (s['x'] = acknowledged));
+    hook = async (command, input, next) => (isPartWrite(command, input, 'x') ? Promise.reject(lostAnswer()) : next());
+    await expect(t.run((s) => void (s['x'] = opaque(200)))).rejects.toThrow(SessionStoreUnavailableError);
+    hook = undefined;
+    expect((await readAll(t))['x']).toBe(acknowledged);
+  });
+
+  it('sizes the head with the old inline values of attributes moving into parts (413 before any write, not a refused write)', async () => {
+    const { store } = await splitStore({ partThreshold: 64 * 1024 });
+    const t = testManager({ maxSessionBytes: 4 * 1024 * 1024 }, store);
+    await t.run((s) => {
+      for (let i = 0; i < 6; i++) s[`m${i}`] = opaque(60 * 1024);
+    });
+    const refused = await t.run((s) => {
+      for (let i = 0; i < 6; i++) {
+        s[`m${i}`] = opaque(100 * 1024); // each moves into its own item; the head keeps its 60 KB until then
+        s[`n${i}`] = opaque(50 * 1024);
+      }
+    }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ name: 'SessionTooLargeError', status: 413 });
+    expect((refused as Error).message).toMatch(/small attributes take \d+ bytes together/);
+  });
+});
