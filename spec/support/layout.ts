@@ -27,7 +27,7 @@ export function rawKey(key: string): Record<string, AttributeValue> {
 }
 
 /** What a hand-made session item needs besides the single layout's attributes: in the split layout, a head's sort key and empty part registry. */
-export const RAW_HEAD_FIELDS: Record<string, AttributeValue> = LAYOUT === 'split' ? { part: { S: '#' }, parts: { M: {} }, partInfo: { M: {} } } : {};
+export const RAW_HEAD_FIELDS: Record<string, AttributeValue> = LAYOUT === 'split' ? { part: { S: '#' }, parts: { M: {} }, partSince: { M: {} }, partInfo: { M: {} } } : {};
 
 type RawItem = Record<string, unknown>;
 

@@ -20,6 +20,9 @@ export interface SplitSettings {
   readonly logger: Logger;
 }
 
+/** How long a plain load waits for a part write in flight: such writes take milliseconds, a slower one is about to fail. */
+const LOAD_PATIENCE_MS = 250;
+
 /** Rounds of extending the parts' deadline before a head write gives up (each is a race with another commit). */
 const MAX_EXTENSION_ROUNDS = 3;
 
@@ -47,9 +50,18 @@ export class SplitLayout {
     this.reads = new SplitReads(io, settings);
   }
 
-  /** One Query; a strong one waits out part writes in flight (split-reads.ts). */
+  /**
+   * One Query. A strong one waits a little for part writes in flight (split-reads.ts): a load racing
+   * a write that is not acknowledged yet may see the value from before it, as in the single layout.
+   */
   async get(key: string, consistent = !this.settings.eventualConsistency): Promise<StoredSession | undefined> {
-    return assemble(consistent ? await this.reads.settled(key) : await this.reads.query(key, false));
+    return assemble(consistent ? (await this.reads.settled(key, LOAD_PATIENCE_MS)).items : await this.reads.query(key, false));
+  }
+
+  /** A strong read that waits out every part write in flight (up to readTimeout): what a move or a conflict works from. */
+  private async settledSession(key: string): Promise<{ session: StoredSession | undefined; waited: boolean }> {
+    const { items, waited } = await this.reads.settled(key, this.io.readTimeout);
+    return { session: assemble(items), waited };
   }
 
   /**
@@ -58,7 +70,7 @@ export class SplitLayout {
    */
   async withParts(key: string, head: Item): Promise<StoredSession> {
     if (registryOf(head).versions.size === 0) return toStoredSession(head);
-    return assemble(await this.reads.settled(key, head))!;
+    return assemble((await this.reads.settled(key, this.io.readTimeout, head)).items)!;
   }
 
   /** Writes the head (which fails if the key is taken), then the parts. False when the key was taken. */
@@ -112,7 +124,7 @@ export class SplitLayout {
           continue;
         }
         // A guard failed: the whole session as it is now (its parts too, settled) tells the caller which attributes moved.
-        const current = await this.get(key, true);
+        const current = (await this.settledSession(key)).session;
         if (!current || current.expiresAt <= nowSeconds) return { status: 'gone' };
         if (this.outlivesParts(result.current, update.expiresAt)) {
           throw new SessionStoreUnavailableError('Could not extend the expiry of the session\'s large attributes ahead of it; nothing was written.', { retryAfterSeconds: 1 });
@@ -204,10 +216,20 @@ export class SplitLayout {
     });
   }
 
+  /**
+   * Deletes the head, then the parts it names. With `expectedVersion` (regenerate() retiring the session it
+   * loaded), the session is first read settled: a part write still landing when the caller loaded (so it saw
+   * the value from before) or since makes the answer 'changed', with the session as it now is to carry over.
+   */
   async destroy(key: string, expectedVersion?: number): Promise<{ status: 'destroyed' | 'gone' } | { status: 'changed'; current: StoredSession }> {
+    if (expectedVersion !== undefined) {
+      const { session, waited } = await this.settledSession(key);
+      if (!session) return { status: 'gone' };
+      if (waited || session.version !== expectedVersion) return { status: 'changed', current: session };
+    }
     const table = { name: this.settings.table, mayBeMissing: false };
     const outcome = await deleteIn(this.io, table, this.io.keyOf(key), expectedVersion === undefined ? undefined : { op: '=', version: expectedVersion });
-    if ('changed' in outcome) return { status: 'changed', current: (await this.get(key, true)) ?? toStoredSession(outcome.changed) };
+    if ('changed' in outcome) return { status: 'changed', current: (await this.settledSession(key)).session ?? toStoredSession(outcome.changed) };
     if (outcome.old) {
       // The head is gone, so the session is: parts left behind are unreadable, and TTL removes them.
       const parts = [...registryOf(outcome.old).versions.keys()].map((name) => this.io.partKeyOf(key, partKeyOf(name)));

@@ -55,28 +55,28 @@ export class SplitReads {
   }
 
   /**
-   * A strong read with no claim in flight: re-read (with backoff, up to readTimeout) while a
+   * A strong read with no claim in flight: re-read (with backoff, up to `patienceMs`) while a
    * recent claim's content has not landed; repair the record of claims given up. With `head`
-   * (a head a locking load just read), only the parts are read.
+   * (a head a locking load just read), only the parts are read. `waited`: some claim was in flight
+   * at first, so an earlier read of the same version may have seen the value from before it.
    */
-  async settled(key: string, head?: Item): Promise<Item[]> {
-    const giveUpAt = Date.now() + this.io.readTimeout;
+  async settled(key: string, patienceMs: number, head?: Item): Promise<{ items: Item[]; waited: boolean }> {
+    const giveUpAt = Date.now() + patienceMs;
     for (let attempt = 0; ; attempt++) {
       const items = head ? [head, ...(await this.query(key, true, true))] : await this.query(key, true);
       const found = partsByKey(items);
-      if (!found.head) return items;
-      const pending = pendingClaims(found.head, found.parts);
-      if (pending.length === 0) return items;
+      const pending = found.head ? pendingClaims(found.head, found.parts) : [];
+      if (pending.length === 0) return { items, waited: attempt > 0 };
       const { info } = registryOf(found.head);
       const abandoned = Date.now() - this.abandonedAfterMs;
       const inFlight = pending.filter((name) => (info.get(name)?.claimedAt ?? 0) > abandoned);
       if (inFlight.length === 0) {
-        await this.repair(key, found.head, found.parts, pending).catch((e: unknown) =>
+        await this.repair(key, found.head!, found.parts, pending).catch((e: unknown) =>
           this.settings.logger.warn(`could not repair a session's record of part writes that never landed: ${(e as Error).message}`));
-        return items;
+        return { items, waited: true };
       }
       const left = giveUpAt - Date.now();
-      if (left <= 0) return items; // a writer this slow is about to fail: readers see the value from before its claim
+      if (left <= 0) return { items, waited: true }; // a writer this slow is about to fail: readers see the value from before its claim
       await sleep(Math.min(jitteredDelay(attempt, 5, 100), left));
     }
   }

@@ -189,7 +189,7 @@ describeSplit('reads, locks and principals', () => {
     expect(await store.get('orphan')).toBeUndefined();
     await client.send(new PutItemCommand({
       TableName: tableName,
-      Item: marshall({ sessionId: 'live', part: '#', data: { a: '1' }, parts: {}, partInfo: {}, version: 1, createdAt: 1, lastAccessedAt: 1, expiresAt: far }),
+      Item: marshall({ sessionId: 'live', part: '#', data: { a: '1' }, parts: {}, partSince: {}, partInfo: {}, version: 1, createdAt: 1, lastAccessedAt: 1, expiresAt: far }),
     }));
     await client.send(new PutItemCommand({ TableName: tableName, Item: marshall({ sessionId: 'live', part: 'a#x', value: '"x"', v: 1, expiresAt: far }) }));
     expect({ ...(await store.get('live'))!.data }).toEqual({ a: '1' });
