@@ -46,7 +46,7 @@ export function renderResults(
       'starts DynamoDB Local and writes this file; `BENCH_REQUESTS`, `BENCH_CONNECTIONS` and `BENCH_RACE_ROUNDS` scale it).',
     '',
     `DynamoDB Local is warmed up first (6000 calls), then every target gets 1000 warm-up requests. Cost is measured in one pass of 1000 ` +
-      `requests per workload. Throughput is measured in ${run.rounds} rounds of ${run.amount} requests per workload over ${run.connections} ` +
+      `requests per workload, on sessions logged in just before it (so reads fall within dynamo-session's touchAfter; touches are the \`touch\` workload). Throughput is measured in ${run.rounds} rounds of ${run.amount} requests per workload over ${run.connections} ` +
       `keep-alive connections, spread over ${run.users} logged-in users (a session of about 300 bytes: profile, cart, counter); each round ` +
       'runs the targets in a rotated order, ratios are taken within a round and the median is shown. Every target runs in its own process; the load ' +
       'generator (bench/http-load.ts, keep-alive, hrtime) and DynamoDB Local share the machine, so absolute numbers are this machine\'s: compare ratios, measured in one run.',

@@ -7,7 +7,7 @@ import { DestroyOutcome, LockOutcome, NewSession, PrincipalSession, sameStoredVa
 import { trackAttempts } from './attempt-tracking';
 import { conditionalWrite, WriteResult } from './conditional-write';
 import { ATTR, HEAD_PART, ItemLayout } from './item-attributes';
-import { toStoredSession } from './item-codec';
+import { setNewSessionFields, toStoredSession } from './item-codec';
 import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
 import { destroyByPrincipal, findByPrincipal } from './principal-sessions';
 import { ResolvedStoreOptions, resolveStoreOptions } from './resolve-options';
@@ -143,14 +143,7 @@ export class DynamoDbStore extends SessionStore {
       return;
     }
     const u = new UpdateExpressionBuilder();
-    u.set(u.name(ATTR.data), session.data)
-      .set(u.name(ATTR.createdAt), session.createdAt)
-      .set(u.name(ATTR.lastAccessedAt), session.lastAccessedAt)
-      .set(u.name(ATTR.expiresAt), session.expiresAt)
-      .set(u.name(ATTR.version), 1);
-    if (session.absoluteExpiresAt !== undefined) u.set(u.name(ATTR.absoluteExpiresAt), session.absoluteExpiresAt);
-    if (session.maxInactiveInterval !== undefined) u.set(u.name(ATTR.maxInactiveInterval), session.maxInactiveInterval);
-    if (session.principal !== undefined) u.set(u.name(ATTR.principal), session.principal);
+    setNewSessionFields(u.set(u.name(ATTR.data), session.data), session);
     const result = await this.write(this.currentTable(), key, u, `attribute_not_exists(${u.name(ATTR.key)})`);
     if (!result.applied) throw this.keyTaken();
   }

@@ -1,6 +1,7 @@
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
-import type { StoredSession, StoredValue } from '../../core/session-store';
+import type { NewSession, StoredSession, StoredValue } from '../../core/session-store';
 import { ATTR } from './item-attributes';
+import type { UpdateExpressionBuilder } from './update-expression';
 
 type Item = Record<string, NativeAttributeValue>;
 
@@ -19,4 +20,16 @@ export function toStoredSession(item: Item): StoredSession {
     lockOwner: item[ATTR.lockOwner] as string | undefined,
     lockExpires: optionalNumber(ATTR.lockExpires),
   };
+}
+
+/** What a new session's item (or head) carries besides its attributes: its times, version 1, principal. */
+export function setNewSessionFields(u: UpdateExpressionBuilder, session: NewSession): UpdateExpressionBuilder {
+  u.set(u.name(ATTR.createdAt), session.createdAt)
+    .set(u.name(ATTR.lastAccessedAt), session.lastAccessedAt)
+    .set(u.name(ATTR.expiresAt), session.expiresAt)
+    .set(u.name(ATTR.version), 1);
+  if (session.absoluteExpiresAt !== undefined) u.set(u.name(ATTR.absoluteExpiresAt), session.absoluteExpiresAt);
+  if (session.maxInactiveInterval !== undefined) u.set(u.name(ATTR.maxInactiveInterval), session.maxInactiveInterval);
+  if (session.principal !== undefined) u.set(u.name(ATTR.principal), session.principal);
+  return u;
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../../core/logger';
 import { NewSession, sameStoredValue, SessionUpdate, StoredSession, StoredValue, UpdateOutcome } from '../../core/session-store';
 import { conditionalWrite, confirmedNotApplied } from './conditional-write';
 import { ATTR } from './item-attributes';
-import { toStoredSession } from './item-codec';
+import { setNewSessionFields, toStoredSession } from './item-codec';
 import { deleteItems } from './principal-sessions';
 import { deleteIn } from './session-deletes';
 import { assemble, contentHash, isPart, partExpiresAt, partKeyOf, Registry, registryOf } from './split-items';
@@ -89,14 +89,8 @@ export class SplitLayout {
       .set(u.name(ATTR.parts), Object.fromEntries(parts.map((p) => [p.name, 1])))
       .set(u.name(ATTR.partSince), Object.fromEntries(parts.map((p) => [p.name, 0])))
       .set(u.name(ATTR.partInfo), Object.fromEntries(parts.map((p) => [p.name, [contentHash(p.value), claimedAt]])))
-      .set(u.name(ATTR.partsExpireAt), partExpiry)
-      .set(u.name(ATTR.createdAt), session.createdAt)
-      .set(u.name(ATTR.lastAccessedAt), session.lastAccessedAt)
-      .set(u.name(ATTR.expiresAt), session.expiresAt)
-      .set(u.name(ATTR.version), 1);
-    if (session.absoluteExpiresAt !== undefined) u.set(u.name(ATTR.absoluteExpiresAt), session.absoluteExpiresAt);
-    if (session.maxInactiveInterval !== undefined) u.set(u.name(ATTR.maxInactiveInterval), session.maxInactiveInterval);
-    if (session.principal !== undefined) u.set(u.name(ATTR.principal), session.principal);
+      .set(u.name(ATTR.partsExpireAt), partExpiry);
+    setNewSessionFields(u, session);
     const result = await conditionalWrite(this.io, { table: this.settings.table, key: this.io.keyOf(key), update: u, condition: `attribute_not_exists(${u.name(ATTR.key)})` });
     if (!result.applied) return false;
     try {

@@ -44,6 +44,18 @@ const isHeadCommit = (command: string, input: Input) => command === 'UpdateItem'
 const lostAnswer = () => Object.assign(new Error('socket hang up'), { name: 'TimeoutError', $metadata: {} });
 const throttled = () => Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
 
+/** The next write of attribute `name`'s own item takes 700 ms to reach DynamoDB. */
+function slowFirstPartWrite(name: string): void {
+  let slow = true;
+  hook = async (command, input, next) => {
+    if (slow && isPartWrite(command, input, name)) {
+      slow = false;
+      await sleep(700);
+    }
+    return next();
+  };
+}
+
 async function readAll(t: ReturnType<typeof testManager>): Promise<Record<string, unknown>> {
   const ctx = t.request();
   const session = { ...(await ctx.load()) };
@@ -60,14 +72,7 @@ describeSplit('split layout: part writes racing other requests', () => {
     await t.run((s) => void Object.assign(s, { x: before, a: 1 }));
     const login = t.request();
     const s = await login.load();
-    let slow = true;
-    hook = async (command, input, next) => {
-      if (slow && isPartWrite(command, input, 'x')) {
-        slow = false;
-        await sleep(700);
-      }
-      return next();
-    };
+    slowFirstPartWrite('x');
     const ajax = t.run((a) => void (a['x'] = ajaxValue));
     await sleep(250); // the AJAX head claim has landed, its part write not yet
     s.regenerate();
@@ -84,14 +89,7 @@ describeSplit('split layout: part writes racing other requests', () => {
     await t.run((s) => void (s['x'] = opaque(200)));
     const remover = t.request();
     delete (await remover.load())['x']; // loaded before the other write's claim, so it does not wait for it
-    let slow = true;
-    hook = async (command, input, next) => {
-      if (slow && isPartWrite(command, input, 'x')) {
-        slow = false;
-        await sleep(700);
-      }
-      return next();
-    };
+    slowFirstPartWrite('x');
     const late = t.run((s) => void (s['x'] = opaque(200)));
     await sleep(250);
     await remover.commit(); // acknowledged while the other part write is still in flight
