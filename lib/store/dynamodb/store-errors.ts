@@ -100,7 +100,7 @@ export function toStoreError(error: unknown, operation: string, tableName: strin
       );
     case 'too-many-changes':
       return new SessionTooLargeError(0, 0, [], {
-        what: `DynamoDB refused ${operation} on "${tableName}": one request changed more attributes than one update expression can carry (about 250)`,
+        what: `DynamoDB refused ${operation} on "${tableName}": one request changed more attributes than one update expression can carry (about 250 in the single layout, 80 in the split one)`,
         cause: error,
       });
     case 'too-large':
