@@ -9,6 +9,8 @@ export interface Baseline {
   readonly key: string;
   /** The item's version as loaded: regenerate() moves the session only if nobody wrote since. */
   version: number;
+  /** The load may have missed a write still landing (StoredSession.unsettled). */
+  readonly unsettled?: boolean;
   times: Pick<StoredSession, 'createdAt' | 'expiresAt' | 'absoluteExpiresAt' | 'maxInactiveInterval'>;
   /** Per attribute: the fingerprint of its encoding (dirty detection) and its stored value (guards, sizes). */
   readonly fingerprints: Map<string, string>;

@@ -178,7 +178,7 @@ export class SessionContext implements SessionState {
   private async adopt(key: string, stored: StoredSession): Promise<Session> {
     const { options } = this.runtime;
     const { attributes, fingerprints, values } = await decodeAttributes(stored.data, this.runtime.codec);
-    this.baseline = { key, version: stored.version, times: stored, fingerprints, values };
+    this.baseline = { key, version: stored.version, unsettled: stored.unsettled === true, times: stored, fingerprints, values };
     this.ownMaxInactiveInterval = stored.maxInactiveInterval;
     this.principal = stored.principal;
     if (options.logSessionContents) options.logger.debug(`session ${key} loaded`, redacted(attributes, options.redact));
@@ -233,7 +233,7 @@ export class SessionContext implements SessionState {
       const outcome = await options.store.update(base.key, {
         set: delta.set, remove: delta.remove, lastAccessedAt: now, expiresAt, now,
         ...(delta.expected && { expected: delta.expected }),
-        ...(lockOwner !== undefined && { lockOwner }),
+        ...(lockOwner !== undefined && { lockOwner, leaseUntil: now + options.lockExpiration }),
         ...(intervalChanged && { maxInactiveInterval: this.maxInactiveInterval }),
         ...(principalChanged && { principal: this.principal ?? null }),
       });
@@ -342,7 +342,8 @@ export class SessionContext implements SessionState {
 
   private retireStoredItem(keepTimes: boolean): void {
     if (this.baseline) {
-      const { key, version, values, fingerprints, times } = this.baseline;
+      const { key, version: loaded, unsettled, values, fingerprints, times } = this.baseline;
+      const version = unsettled ? -1 : loaded; // a version no item has: the first delete is refused and the session re-read
       if (keepTimes) {
         const { expiresAt, absoluteExpiresAt } = times;
         this.retired = { key, version, expiresAt, absoluteExpiresAt, values: new Map(values), fingerprints: new Map(fingerprints) };

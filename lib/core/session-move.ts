@@ -91,6 +91,12 @@ export async function retireOldItem(retired: RetiredItem, settings: MoveSettings
       }
       if (carried.size > 0) await session.carry(carried);
       await sleep(jitteredDelay(attempt, 5, 200));
+    } else {
+      // Nothing differs, yet the store would not delete (a write of it still landing): bounded, and with a pause.
+      if (attempt >= settings.maxCommitRetries) {
+        throw new SessionConflictError(`Gave up regenerating the session after ${attempt + 1} tries while another write of it was landing; nothing was stored.`);
+      }
+      if (attempt > 0) await sleep(jitteredDelay(attempt, 5, 200));
     }
     retired.version = item.version;
     retired.expiresAt = item.expiresAt;
@@ -127,6 +133,7 @@ export class NewItem {
   /** Creates the item when there is something to store (an empty session is never written). */
   async create(): Promise<void> {
     if (this.created || !hasContent(this.encoded.size, this.times)) return;
+    await this.deps.store.ready(); // a store sizes a session by its layout, known once it is ready
     this.bytes = this.deps.store.fit(sizesOf(this.data), this.deps.metadataBytes);
     await this.deps.store.create(this.key, { ...this.times, lastAccessedAt: this.now, data: Object.fromEntries(this.data) });
     this.created = true;

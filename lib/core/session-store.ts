@@ -26,6 +26,11 @@ export interface StoredSession extends SessionTimes {
   readonly lockOwner?: string | undefined;
   /** Epoch milliseconds the lease ends. */
   readonly lockExpires?: number | undefined;
+  /**
+   * The store could not rule out a write still landing that this view does not show (the split layout's
+   * part writes): regenerate() then reads the session again before retiring it, whatever its version.
+   */
+  readonly unsettled?: boolean | undefined;
 }
 
 export interface NewSession extends SessionTimes {
@@ -51,6 +56,8 @@ export interface SessionUpdate {
   readonly expected?: ReadonlyMap<string, StoredValue | null>;
   /** Under locking: the write requires this lease and releases it. */
   readonly lockOwner?: string;
+  /** Under locking: how long the lease runs when a store keeps it past its first write (it releases it after the last). */
+  readonly leaseUntil?: number;
 }
 
 export type UpdateOutcome =

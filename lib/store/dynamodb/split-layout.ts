@@ -7,7 +7,7 @@ import { ATTR } from './item-attributes';
 import { setNewSessionFields, toStoredSession } from './item-codec';
 import { deleteItems } from './principal-sessions';
 import { deleteIn } from './session-deletes';
-import { assemble, contentHash, isPart, partExpiresAt, partKeyOf, Registry, registryOf } from './split-items';
+import { assemble, contentHash, isPart, partExpiresAt, partKeyOf, partsByKey, pendingClaims, Registry, registryOf } from './split-items';
 import { SplitReads } from './split-reads';
 import { isConditionFailure, mayHaveApplied } from './store-errors';
 import type { Item, StoreIo } from './store-io';
@@ -18,6 +18,12 @@ export interface SplitSettings {
   readonly partThreshold: number;
   readonly eventualConsistency: boolean;
   readonly logger: Logger;
+}
+
+/** A session from a read, marked when a part write it does not show may still land (StoredSession.unsettled). */
+function unsettledIf(read: { items: Item[]; inFlight: boolean }): StoredSession | undefined {
+  const session = assemble(read.items);
+  return session && read.inFlight ? { ...session, unsettled: true } : session;
 }
 
 /** How long a plain load waits for a part write in flight: such writes take milliseconds, a slower one is about to fail. */
@@ -55,13 +61,16 @@ export class SplitLayout {
    * a write that is not acknowledged yet may see the value from before it, as in the single layout.
    */
   async get(key: string, consistent = !this.settings.eventualConsistency): Promise<StoredSession | undefined> {
-    return assemble(consistent ? (await this.reads.settled(key, LOAD_PATIENCE_MS)).items : await this.reads.query(key, false));
+    if (consistent) return unsettledIf(await this.reads.settled(key, LOAD_PATIENCE_MS));
+    const items = await this.reads.query(key, false);
+    const { head, parts } = partsByKey(items);
+    return unsettledIf({ items, inFlight: head !== undefined && pendingClaims(head, parts).length > 0 });
   }
 
   /** A strong read that waits out every part write in flight (up to readTimeout): what a move or a conflict works from. */
-  private async settledSession(key: string): Promise<{ session: StoredSession | undefined; waited: boolean }> {
-    const { items, waited } = await this.reads.settled(key, this.io.readTimeout);
-    return { session: assemble(items), waited };
+  private async settledSession(key: string): Promise<{ session: StoredSession | undefined; inFlight: boolean }> {
+    const settled = await this.reads.settled(key, this.io.readTimeout);
+    return { session: assemble(settled.items), inFlight: settled.inFlight };
   }
 
   /**
@@ -70,7 +79,7 @@ export class SplitLayout {
    */
   async withParts(key: string, head: Item): Promise<StoredSession> {
     if (registryOf(head).versions.size === 0) return toStoredSession(head);
-    return assemble((await this.reads.settled(key, this.io.readTimeout, head)).items)!;
+    return unsettledIf(await this.reads.settled(key, this.io.readTimeout, head))!;
   }
 
   /** Writes the head (which fails if the key is taken), then the parts. False when the key was taken. */
@@ -118,8 +127,10 @@ export class SplitLayout {
           continue;
         }
         // A guard failed: the whole session as it is now (its parts too, settled) tells the caller which attributes moved.
-        const current = (await this.settledSession(key)).session;
+        const { session: current, inFlight } = await this.settledSession(key);
         if (!current || current.expiresAt <= nowSeconds) return { status: 'gone' };
+        // A guard can fail on a write still landing, whose value no read shows yet: not a conflict to resolve, a moment to wait.
+        if (inFlight) throw new SessionStoreUnavailableError('Another write of this session is still being stored; nothing was written. Retry.', { retryAfterSeconds: 1 });
         if (this.outlivesParts(result.current, update.expiresAt)) {
           throw new SessionStoreUnavailableError('Could not extend the expiry of the session\'s large attributes ahead of it; nothing was written.', { retryAfterSeconds: 1 });
         }
@@ -191,7 +202,9 @@ export class SplitLayout {
     const releaseLater = this.releasesLater(update, toParts);
     if (update.lockOwner !== undefined) {
       guards.push(`${u.name(ATTR.lockOwner)} = ${u.value(update.lockOwner)}`);
+      // Kept while the parts are written, renewed so that it cannot run out before they are.
       if (!releaseLater) u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires));
+      else if (update.leaseUntil !== undefined) u.set(u.name(ATTR.lockExpires), update.leaseUntil);
     }
     const reflects = (item: Item): boolean => {
       const current = toStoredSession(item);
@@ -217,9 +230,9 @@ export class SplitLayout {
    */
   async destroy(key: string, expectedVersion?: number): Promise<{ status: 'destroyed' | 'gone' } | { status: 'changed'; current: StoredSession }> {
     if (expectedVersion !== undefined) {
-      const { session, waited } = await this.settledSession(key);
+      const { session, inFlight } = await this.settledSession(key);
       if (!session) return { status: 'gone' };
-      if (waited || session.version !== expectedVersion) return { status: 'changed', current: session };
+      if (inFlight || session.version !== expectedVersion) return { status: 'changed', current: session };
     }
     const table = { name: this.settings.table, mayBeMissing: false };
     const outcome = await deleteIn(this.io, table, this.io.keyOf(key), expectedVersion === undefined ? undefined : { op: '=', version: expectedVersion });
@@ -320,6 +333,10 @@ export class SplitLayout {
    * head's version: a commit that claimed another part meanwhile makes the caller try again from the new head.
    */
   private async extendParts(key: string, head: Item, expiresAt: number): Promise<void> {
+    // A part write in flight carries the deadline of before: it would undo the extension of its part.
+    if ((await this.reads.settled(key, this.io.readTimeout)).inFlight) {
+      throw new SessionStoreUnavailableError('A write of this session is still being stored, so its large attributes cannot be extended yet; nothing was written. Retry.', { retryAfterSeconds: 1 });
+    }
     await Promise.all([...registryOf(head).versions.keys()].map(async (name) => {
       try {
         await this.io.call(this.settings.table, 'UpdateItem', this.io.writeTimeout, (o) => this.io.documents.send(new UpdateCommand({

@@ -57,26 +57,28 @@ export class SplitReads {
   /**
    * A strong read with no claim in flight: re-read (with backoff, up to `patienceMs`) while a
    * recent claim's content has not landed; repair the record of claims given up. With `head`
-   * (a head a locking load just read), only the parts are read. `waited`: some claim was in flight
-   * at first, so an earlier read of the same version may have seen the value from before it.
+   * (a head a locking load just read), only the parts are read. `inFlight`: a claim still had not landed
+   * when patience ran out (or its record could not be repaired): the view may miss a write about to land.
    */
-  async settled(key: string, patienceMs: number, head?: Item): Promise<{ items: Item[]; waited: boolean }> {
+  async settled(key: string, patienceMs: number, head?: Item): Promise<{ items: Item[]; inFlight: boolean }> {
     const giveUpAt = Date.now() + patienceMs;
     for (let attempt = 0; ; attempt++) {
       const items = head ? [head, ...(await this.query(key, true, true))] : await this.query(key, true);
       const found = partsByKey(items);
       const pending = found.head ? pendingClaims(found.head, found.parts) : [];
-      if (pending.length === 0) return { items, waited: attempt > 0 };
+      if (pending.length === 0) return { items, inFlight: false };
       const { info } = registryOf(found.head);
       const abandoned = Date.now() - this.abandonedAfterMs;
       const inFlight = pending.filter((name) => (info.get(name)?.claimedAt ?? 0) > abandoned);
       if (inFlight.length === 0) {
-        await this.repair(key, found.head!, found.parts, pending).catch((e: unknown) =>
-          this.settings.logger.warn(`could not repair a session's record of part writes that never landed: ${(e as Error).message}`));
-        return { items, waited: true };
+        const repaired = await this.repair(key, found.head!, found.parts, pending).then(() => true, (e: unknown) => {
+          this.settings.logger.warn(`could not repair a session's record of part writes that never landed: ${(e as Error).message}`);
+          return false;
+        });
+        return { items, inFlight: !repaired };
       }
       const left = giveUpAt - Date.now();
-      if (left <= 0) return { items, waited: true }; // a writer this slow is about to fail: readers see the value from before its claim
+      if (left <= 0) return { items, inFlight: true }; // a writer this slow is about to fail: readers see the value from before its claim
       await sleep(Math.min(jitteredDelay(attempt, 5, 100), left));
     }
   }

@@ -83,6 +83,23 @@ describeSplit('split layout: part writes racing other requests', () => {
     expect((await readAll(t))['x']).toBe(ajaxValue);
   });
 
+  it('regenerate() after a load that gave up waiting for a part write still carries that write once it is acknowledged', async () => {
+    const { store } = await splitStore();
+    const t = testManager({}, store);
+    await t.run((s) => void Object.assign(s, { x: opaque(200), a: 1 }));
+    slowFirstPartWrite('x'); // 700 ms: longer than a load waits (250 ms), shorter than regenerate() does
+    const ajaxValue = opaque(200);
+    const ajax = t.run((a) => void (a['x'] = ajaxValue));
+    await sleep(150); // the AJAX head claim has landed
+    const login = t.request();
+    const s = await login.load(); // gives up waiting: sees the value from before, and says so
+    await ajax; // acknowledged
+    s.regenerate();
+    const { headers } = await login.commit();
+    t.setCookie(/^sid=([^;]*)/.exec(headers.find(([name]) => name === 'Set-Cookie')![1])![1]);
+    expect((await readAll(t))['x']).toBe(ajaxValue);
+  });
+
   it('a removed attribute stays removed when content of an earlier stint as a part turns up and a later write fails', async () => {
     const { store, tableName } = await splitStore();
     const t = testManager({}, store);
