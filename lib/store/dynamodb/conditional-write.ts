@@ -4,7 +4,7 @@ import { SessionStoreError } from '../../core/errors';
 import { ATTR } from './item-attributes';
 import { isConditionFailure, itemOfConditionFailure, mayHaveApplied } from './store-errors';
 import type { Item, StoreIo } from './store-io';
-import type { UpdateExpressionBuilder } from './update-expression';
+import { UpdateExpressionBuilder } from './update-expression';
 
 /** Unique per write: a random per-process prefix and a counter (cheaper than random bytes every write). */
 const WRITE_TOKEN_PREFIX = randomBytes(9).toString('base64url');
@@ -25,6 +25,13 @@ export type WriteResult =
 const readBackMissed = new WeakSet<object>();
 export function confirmedNotApplied(error: unknown): boolean {
   return typeof error === 'object' && error !== null && readBackMissed.has(error);
+}
+
+/** Gives a session's lease back if `owner` still holds it (every write, the release too, bumps the version). */
+export async function releaseLease(io: StoreIo, table: string, key: string, owner: string): Promise<void> {
+  const u = new UpdateExpressionBuilder();
+  u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires)).add(u.name(ATTR.version), 1);
+  await conditionalWrite(io, { table, key: io.keyOf(key), update: u, condition: `${u.name(ATTR.lockOwner)} = ${u.value(owner)}` });
 }
 
 export interface ConditionalWrite {

@@ -5,7 +5,7 @@ import { defaultLogger, Logger } from '../../core/logger';
 import type { Serializer } from '../../core/serializer';
 import { DestroyOutcome, LockOutcome, NewSession, PrincipalSession, sameStoredValue, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../../core/session-store';
 import { trackAttempts } from './attempt-tracking';
-import { conditionalWrite, WriteResult } from './conditional-write';
+import { conditionalWrite, releaseLease, WriteResult } from './conditional-write';
 import { ATTR, HEAD_PART, ItemLayout } from './item-attributes';
 import { setNewSessionFields, toStoredSession } from './item-codec';
 import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
@@ -241,9 +241,7 @@ export class DynamoDbStore extends SessionStore {
 
   async release(key: string, owner: string): Promise<void> {
     await this.bootstrap;
-    const u = new UpdateExpressionBuilder();
-    u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires)).add(u.name(ATTR.version), 1);
-    await this.write(this.currentTable(), key, u, `${u.name(ATTR.lockOwner)} = ${u.value(owner)}`);
+    await releaseLease(this.io, this.currentTable(), key, owner);
   }
 
   findByPrincipal(principal: string, now = Date.now()): Promise<PrincipalSession[]> {

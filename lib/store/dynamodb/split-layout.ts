@@ -2,7 +2,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SessionStoreUnavailableError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
 import { NewSession, sameStoredValue, SessionUpdate, StoredSession, StoredValue, UpdateOutcome } from '../../core/session-store';
-import { conditionalWrite, confirmedNotApplied } from './conditional-write';
+import { conditionalWrite, confirmedNotApplied, releaseLease } from './conditional-write';
 import { ATTR } from './item-attributes';
 import { setNewSessionFields, toStoredSession } from './item-codec';
 import { deleteItems } from './principal-sessions';
@@ -359,10 +359,8 @@ export class SplitLayout {
   }
 
   private async release(key: string, owner: string): Promise<void> {
-    const u = new UpdateExpressionBuilder();
-    u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires)).add(u.name(ATTR.version), 1);
     try {
-      await conditionalWrite(this.io, { table: this.settings.table, key: this.io.keyOf(key), update: u, condition: `${u.name(ATTR.lockOwner)} = ${u.value(owner)}` });
+      await releaseLease(this.io, this.settings.table, key, owner);
     } catch (e) {
       this.settings.logger.warn(`could not release a session lock; it expires after lockExpiration: ${(e as Error).message}`);
     }
