@@ -2,6 +2,7 @@ export { SessionManager } from './core/session-manager';
 export { SessionContext } from './core/session-context';
 export type { CommitResult, RequestInfo } from './core/session-context';
 export type { Session, SessionControls, SessionData } from './core/session';
+export type { OtherSession } from './core/account';
 export type { CookieOptions, Pattern, SameSite, SessionOptions, ResolvedSessionOptions } from './core/options';
 export type { Compression } from './core/stored-value';
 export type { Logger } from './core/logger';

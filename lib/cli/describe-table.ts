@@ -1,5 +1,6 @@
 import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { describeLayout, layoutOf, ttlProblem, TtlState } from '../store/dynamodb/table-bootstrap';
+import { LEGACY_PRINCIPAL_INDEX } from '../store/dynamodb/item-attributes';
+import { describeLayout, layoutOf, legacyIndexNote, principalIndexOf, ttlProblem, TtlState } from '../store/dynamodb/table-bootstrap';
 import type { CliOutput } from './cli-output';
 
 /** DynamoDB refreshes ItemCount and TableSizeBytes about every six hours: estimates. */
@@ -21,10 +22,12 @@ export async function describeTable(client: DynamoDBClient, tableName: string, o
     `layout: ${layout}`,
     `billing: ${billing}${billing === 'PROVISIONED' ? ` (read ${Table?.ProvisionedThroughput?.ReadCapacityUnits}, write ${Table?.ProvisionedThroughput?.WriteCapacityUnits})` : ''}`,
     `ttl: ${ttl.status}${ttl.attribute ? ` on ${ttl.attribute}` : ''}`,
+    `principal index: ${principalIndexOf(Table ?? {})}`,
     `items (estimate): ${Table?.ItemCount ?? 0}`,
     `size (estimate): ${Table?.TableSizeBytes ?? 0} bytes`,
   ];
   for (const line of lines) out.log(line);
   const problem = ttlProblem(tableName, ttl);
   if (problem) out.error(`warning: ${problem}`);
+  if (principalIndexOf(Table ?? {}) === LEGACY_PRINCIPAL_INDEX) out.error(`note: ${legacyIndexNote(tableName)}`);
 }

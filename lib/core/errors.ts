@@ -109,6 +109,32 @@ export class SessionLockTimeoutError extends SessionError {
   readonly status = 503;
 }
 
+/** `destroyOther(handle)` named no live session of this session's user: nothing was deleted. */
+export class SessionNotFoundError extends SessionError {
+  readonly status = 404;
+}
+
+/**
+ * The route needs a recent login (`requireFreshAuth`, `@RequireFreshAuth`): the session has no user, or its
+ * last `login()` is older than the route allows. Ask for the credentials again, then call `session.login()`.
+ */
+export class SessionReauthenticationRequiredError extends SessionError {
+  readonly status = 401;
+  constructor(
+    /** The route's limit in seconds. */
+    readonly maxAgeSeconds: number,
+    /** Seconds since the last login; undefined when the session has no logged-in user. */
+    readonly authAge: number | undefined,
+  ) {
+    super(
+      authAge === undefined
+        ? `This action needs a logged-in user (a login within the last ${maxAgeSeconds} s); the session has none. Log in, then retry.`
+        : `This action needs a login within the last ${maxAgeSeconds} s; the last one was ${authAge} s ago. ` +
+          `Ask for the credentials again and call session.login(userId), then retry.`,
+    );
+  }
+}
+
 export class SessionKeyError extends SessionError {
   readonly status = 400;
 }

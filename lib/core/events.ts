@@ -11,6 +11,10 @@ export interface SessionEventMap {
   expired: { key: string };
   invalid: { reason: 'bad-signature' | 'malformed' };
   conflict: { key: string; attributes: readonly string[] };
+  /** `session.login()` was stored under this (new) key. */
+  login: { key: string };
+  /** A session of the same user destroyed by `maxSessionsPerPrincipal` when `by` logged in. */
+  evicted: { key: string; by: string };
 }
 
 export type SessionEventName = keyof SessionEventMap;

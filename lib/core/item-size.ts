@@ -6,16 +6,18 @@ export const MAX_ITEM_BYTES = 400 * 1024;
  * Bytes of the metadata besides the key and the principal, counted at their
  * largest: the attribute names (data, version, createdAt, lastAccessedAt,
  * expiresAt, absoluteExpiresAt, maxInactiveInterval, writeToken, principal,
- * lockOwner, lockExpires: 118 bytes), seven numbers at DynamoDB's 21-byte
- * maximum, a write token and a lease owner.
+ * lockOwner, lockExpires, authenticatedAt, userAgent, ip: 144 bytes), eight
+ * numbers at DynamoDB's 21-byte maximum, a write token and a lease owner.
  */
-const FIXED_METADATA_BYTES = 118 + 7 * 21 + 40 + 24;
+const FIXED_METADATA_BYTES = 144 + 8 * 21 + 40 + 24;
 /** The longest principal setPrincipal() accepts, in UTF-8 bytes. */
 export const MAX_PRINCIPAL_BYTES = 1024;
 
-/** What the item carries besides its data map: the key as the store writes it and the principal. */
-export function metadataBytes(keyBytes: number, principal: string | undefined): number {
-  return FIXED_METADATA_BYTES + keyBytes + (principal === undefined ? 0 : Buffer.byteLength(principal, 'utf8'));
+/** What the item carries besides its data map: the key as the store writes it, and its strings (principal, client info). */
+export function metadataBytes(keyBytes: number, strings: ReadonlyArray<string | undefined>): number {
+  let total = FIXED_METADATA_BYTES + keyBytes;
+  for (const value of strings) if (value !== undefined) total += Buffer.byteLength(value, 'utf8');
+  return total;
 }
 
 /** A map costs 3 bytes plus 1 byte per entry on top of its names and values. */

@@ -56,6 +56,7 @@ export class MemoryStore extends SessionStore {
       ...item, data, version: item.version + 1, lastAccessedAt: update.lastAccessedAt, expiresAt: update.expiresAt,
       ...(update.maxInactiveInterval !== undefined && { maxInactiveInterval: update.maxInactiveInterval }),
       ...(update.principal !== undefined && { principal: update.principal ?? undefined }),
+      ...(update.authenticatedAt !== undefined && { authenticatedAt: update.authenticatedAt ?? undefined }),
     };
     this.items.set(key, update.lockOwner === undefined ? next : { ...next, lockOwner: undefined, lockExpires: undefined });
     this.afterWrite(update.now);
@@ -87,7 +88,9 @@ export class MemoryStore extends SessionStore {
   async findByPrincipal(principal: string, now = Date.now()): Promise<PrincipalSession[]> {
     return [...this.items]
       .filter(([, item]) => item.principal === principal && item.expiresAt * 1000 > now)
-      .map(([key, { createdAt, lastAccessedAt, expiresAt }]) => ({ key, createdAt, lastAccessedAt, expiresAt }));
+      .map(([key, { createdAt, lastAccessedAt, expiresAt, userAgent, ip }]) => ({
+        key, createdAt, lastAccessedAt, expiresAt, ...(userAgent !== undefined && { userAgent }), ...(ip !== undefined && { ip }),
+      }));
   }
 
   async destroyByPrincipal(principal: string): Promise<number> {

@@ -14,7 +14,7 @@ export interface Metrics {
 export type MetricName =
   | 'load' | 'commit' | 'item_size_bytes'
   | 'created' | 'saved' | 'destroyed' | 'expired' | 'invalid_cookie'
-  | 'conflict' | 'lock_wait' | 'throttle' | 'store_error';
+  | 'conflict' | 'lock_wait' | 'throttle' | 'store_error' | 'login' | 'evicted';
 
 export interface StatsdOptions {
   host?: string;

@@ -85,6 +85,16 @@ export interface SessionOptions {
   redact?: readonly string[];
   /** Only attributes whose name matches are stored; others live for the request only (memcached-session-manager's `sessionAttributeFilter`). */
   attributeFilter?: Pattern;
+  /**
+   * At most this many live sessions per user: `session.login()` destroys the user's least recently used
+   * sessions beyond it (never the current one). Default: no limit.
+   */
+  maxSessionsPerPrincipal?: number;
+  /**
+   * Store the client's User-Agent (first 256 characters) and IP address (as the framework resolves it) when a
+   * session is created or logs in, for `session.otherSessions()` ("your devices"). Default false.
+   */
+  recordClientInfo?: boolean;
   /** Milliseconds since the epoch; injectable so tests can cross expiry boundaries without waiting. */
   now?: () => number;
 }
@@ -124,6 +134,8 @@ export interface ResolvedSessionOptions {
   readonly logSessionContents: boolean;
   readonly redact: ReadonlySet<string>;
   readonly attributeFilter: RegExp | undefined;
+  readonly maxSessionsPerPrincipal: number | undefined;
+  readonly recordClientInfo: boolean;
   readonly now: () => number;
 }
 

@@ -37,3 +37,14 @@ export function matchesAny(patterns: readonly RegExp[], input: string): boolean 
   for (const p of patterns) if (p.test(input)) return true;
   return false;
 }
+
+/** EnergyHub's ignore rules: a request whose path or any header name matches never writes. */
+export function isIgnoredRequest(
+  rules: { readonly ignoreUris: readonly RegExp[]; readonly ignoreHeaders: readonly RegExp[] },
+  path: string,
+  headers: object,
+): boolean {
+  if (rules.ignoreUris.length > 0 && matchesAny(rules.ignoreUris, path)) return true;
+  if (rules.ignoreHeaders.length === 0) return false;
+  return Object.keys(headers).some((name) => matchesAny(rules.ignoreHeaders, name));
+}

@@ -1,3 +1,7 @@
+import type { ResolvedSessionOptions } from './options';
+import type { Session } from './session';
+import type { StoredValue } from './session-store';
+
 const REDACTED = '[redacted]';
 
 /**
@@ -10,4 +14,18 @@ export function redacted(value: unknown, redact: ReadonlySet<string>): unknown {
   const copy: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) copy[key] = redact.has(key) ? REDACTED : redacted(v, redact);
   return copy;
+}
+
+/** After a write: the item's size for metrics, and what was saved for logSessionContents (masked). */
+export function recordSave(
+  options: Pick<ResolvedSessionOptions, 'metrics' | 'logSessionContents' | 'logger' | 'redact'>,
+  key: string,
+  itemBytes: number,
+  written: ReadonlyMap<string, StoredValue>,
+  session: Session,
+): void {
+  options.metrics?.histogram('item_size_bytes', itemBytes);
+  if (options.logSessionContents && written.size > 0) {
+    options.logger.debug(`session ${key} saved`, redacted(Object.fromEntries([...written.keys()].map((n) => [n, session[n]])), options.redact));
+  }
 }

@@ -14,6 +14,8 @@ export interface RequestInfo {
   readonly headers: RequestHeaders;
   /** Whether the request came over HTTPS (after the framework's trusted-proxy rules). */
   readonly secure: boolean;
+  /** The client's address after the framework's trusted-proxy rules; read only to record it (`recordClientInfo`). */
+  readonly ip?: string | undefined;
 }
 
 /** Headers the adapter must add to the response. */

@@ -1,19 +1,19 @@
+import { AccountControls, clientInfoOf, OtherSession } from './account';
 import { decodeAttributes, encodeAttributes, toStored } from './attribute-codec';
-import { jitteredDelay, sleep } from './backoff';
+import { resolveConflict } from './commit-conflict';
 import { checkMaxInactiveInterval, checkPrincipal } from './controls';
-import { conflictingAttributes, mergeConflicts, rejectConflict } from './conflicts';
-import { advanceBaseline, applyMerged, Baseline, Delta, deltaAgainst, projectedSizes, sizesOf } from './delta';
+import { advanceBaseline, Baseline, deltaAgainst, projectedSizes, sizesOf } from './delta';
 import { SessionConflictError, SessionStoreError } from './errors';
-import { hasExpired, idleDeadline, touchStep } from './expiry';
-import { redacted } from './redact';
+import { idleDeadline, touchStep } from './expiry';
+import { recordSave, redacted } from './redact';
 import { generateSessionId, storageKeyOf } from './ids';
 import { metadataBytes } from './item-size';
 import { measured } from './metrics';
-import { HeldLease, readSession, releaseQuietly } from './lease';
-import { matchesAny } from './patterns';
+import { HeldLease, releaseQuietly } from './lease';
+import { loadItem } from './session-load';
+import { isIgnoredRequest } from './patterns';
 import { attributesOf, clearAttributes, createSessionObject, Session, SessionState } from './session';
-import { hasContent, moveSession, NewItem, RetiredItem } from './session-move';
-import { SIGNED_LENGTH } from './signer';
+import { hasContent, moveSession, NewItem, newSessionTimes, RetiredItem } from './session-move';
 import { writeReason } from './write-reason';
 import { Encoded, fingerprint } from './stored-value';
 import type { StoredSession, StoredValue } from './session-store';
@@ -57,12 +57,16 @@ export class SessionContext implements SessionState {
   /** The load's store error under onStoreError 'continue-without-session': this request never writes. */
   private detachedBy: SessionStoreError | undefined;
   private commitChain: Promise<unknown> = Promise.resolve();
+  /** login(), authAge(), "your devices". */
+  private readonly account: AccountControls;
 
   constructor(
     private readonly runtime: SessionRuntime,
     readonly request: RequestInfo,
   ) {
-    this.ignored = this.isIgnored();
+    this.ignored = isIgnoredRequest(runtime.options, request.path, request.headers);
+    const { store, now, maxCommitRetries } = runtime.options;
+    this.account = new AccountControls({ store, events: runtime.events, now, maxRetries: maxCommitRetries });
   }
 
   /** The session, loaded on the first call; later calls return the same promise. */
@@ -99,6 +103,7 @@ export class SessionContext implements SessionState {
 
   destroy(): void {
     this.controlsUsed = true;
+    this.account.reset();
     this.retireStoredItem(false);
     if (this.session) clearAttributes(this.session);
     this.id = generateSessionId();
@@ -120,8 +125,49 @@ export class SessionContext implements SessionState {
   setPrincipal(principal: string | null): void {
     checkPrincipal(principal);
     this.controlsUsed = true;
+    // A login was of the user it named: another user, or none, has not logged in.
+    if ((principal ?? undefined) !== this.principal) this.account.principalChanged();
     this.principal = principal ?? undefined;
     this.principalChanged = true;
+  }
+
+  login(userId: string): void {
+    checkPrincipal(userId);
+    if (userId === null) throw new TypeError('login needs a non-empty string (a user id)');
+    this.regenerate();
+    this.setPrincipal(userId);
+    this.account.loggedIn();
+  }
+
+  get authenticatedAt(): number | undefined {
+    return this.account.authenticatedAt;
+  }
+
+  authAge(): number | undefined {
+    return this.account.authAge();
+  }
+
+  otherSessions(): Promise<OtherSession[]> {
+    return this.account.list(this.principal, this.ownKeys());
+  }
+
+  destroyOther(handle: string): void {
+    if (this.baseline !== undefined && handle === this.baseline.key) return this.destroy();
+    this.controlsUsed = true;
+    this.account.endOther(handle, this.principal);
+  }
+
+  destroyOthers(): void {
+    this.controlsUsed = true;
+    this.account.endOthers(this.principal);
+  }
+
+  /** The keys this session has or had in this request: never "another" session. */
+  private ownKeys(): Set<string> {
+    const keys = new Set([storageKeyOf(this.id)]);
+    if (this.baseline) keys.add(this.baseline.key);
+    if (this.retired) keys.add(this.retired.key);
+    return keys;
   }
 
   get maxInactiveInterval(): number {
@@ -129,43 +175,20 @@ export class SessionContext implements SessionState {
   }
 
   private async loadOnce(): Promise<Session> {
-    const { signer, transport, events, options } = this.runtime;
-    const raw = transport.read(this.request.headers);
-    const verified = raw ? signer.verify(raw) : undefined;
-    if (raw && !verified) events.emit('invalid', { reason: raw.length === SIGNED_LENGTH ? 'bad-signature' : 'malformed' });
-    if (verified) {
-      const key = storageKeyOf(verified.id);
-      let stored: StoredSession | undefined;
-      try {
-        const read = await readSession(options, key, { method: this.request.method, path: this.request.path, ignored: this.ignored || this.committed });
-        stored = read.stored;
-        this.lease = read.lease;
-      } catch (error) {
-        if (options.onStoreError === 'continue-without-session' && error instanceof SessionStoreError) {
-          options.logger.warn(`session store unavailable, serving an unsaved session: ${error.message}`);
-          this.detachedBy = error;
-          return this.startFresh();
-        }
-        throw error;
-      }
-      if (stored && hasExpired(stored, options.now())) {
-        events.emit('expired', { key });
-        stored = undefined;
-      }
-      if (stored) {
-        this.id = verified.id;
-        this.isNew = false;
-        this.reissueId = verified.signedWithOldSecret;
-        try {
-          return await this.adopt(key, stored);
-        } catch (error) {
-          // An item that cannot be decoded must not keep its lease: every later request would wait lockExpiration for it.
-          await this.releaseLease();
-          throw error;
-        }
-      }
+    const { found, lease, detachedBy } = await loadItem(this.runtime, this.request, this.ignored || this.committed);
+    this.lease = lease;
+    this.detachedBy = detachedBy;
+    if (!found) return this.startFresh();
+    this.id = found.id;
+    this.isNew = false;
+    this.reissueId = found.signedWithOldSecret;
+    try {
+      return await this.adopt(found.key, found.stored);
+    } catch (error) {
+      // An item that cannot be decoded must not keep its lease: every later request would wait lockExpiration for it.
+      await this.releaseLease();
+      throw error;
     }
-    return this.startFresh();
   }
 
   private startFresh(): Session {
@@ -181,6 +204,7 @@ export class SessionContext implements SessionState {
     this.baseline = { key, version: stored.version, unsettled: stored.unsettled === true, times: stored, fingerprints, values };
     this.ownMaxInactiveInterval = stored.maxInactiveInterval;
     this.principal = stored.principal;
+    this.account.adopt(stored);
     if (options.logSessionContents) options.logger.debug(`session ${key} loaded`, redacted(attributes, options.redact));
     this.session = createSessionObject(this, attributes);
     return this.session;
@@ -205,7 +229,13 @@ export class SessionContext implements SessionState {
     try {
       const now = this.runtime.options.now();
       const encoded = encodeAttributes(this.session, this.runtime.codec);
-      return this.baseline ? await this.commitToStoredItem(this.baseline, encoded, now) : await this.commitNewItem(encoded, now);
+      // Before this session's own write: a handle of no session of this user (404) then leaves everything as it was.
+      await this.account.endAsked(this.ownKeys());
+      const result = this.baseline ? await this.commitToStoredItem(this.baseline, encoded, now) : await this.commitNewItem(encoded, now);
+      if (this.account.loginPending && this.baseline && this.principal !== undefined) {
+        await this.account.evict(this.principal, this.runtime.options.maxSessionsPerPrincipal, this.ownKeys(), this.baseline.key);
+      }
+      return result;
     } finally {
       await this.releaseLease();
     }
@@ -236,6 +266,7 @@ export class SessionContext implements SessionState {
         ...(lockOwner !== undefined && { lockOwner, leaseUntil: now + options.lockExpiration }),
         ...(intervalChanged && { maxInactiveInterval: this.maxInactiveInterval }),
         ...(principalChanged && { principal: this.principal ?? null }),
+        ...(principalChanged && this.account.authCleared && { authenticatedAt: null }),
       });
       if (outcome.status === 'stored') break;
       if (lockOwner !== undefined) this.lease = undefined; // gone or taken over: not ours to release any more
@@ -246,7 +277,7 @@ export class SessionContext implements SessionState {
       if (lockOwner !== undefined) {
         throw new SessionConflictError(`This request held the session lock longer than lockExpiration (${options.lockExpiration} ms) and lost it; nothing was written.`);
       }
-      await this.resolveConflict(base.key, delta, outcome.current, attempt);
+      await resolveConflict(this.runtime, this.session!, base.key, delta, outcome.current, attempt);
       itemValues = new Map(Object.entries(outcome.current.data));
     }
     if (lockOwner !== undefined) this.lease = undefined;
@@ -254,40 +285,12 @@ export class SessionContext implements SessionState {
     this.forceTouch = false;
     this.maxInactiveIntervalChanged = false;
     this.principalChanged = false;
-    this.recordSave(base.key, bytes, delta.set);
+    this.account.authCleared = false;
+    recordSave(this.runtime.options, base.key, bytes, delta.set, this.session!);
     events.emit('saved', { key: base.key, changed: [...delta.set.keys()], removed: delta.remove, touchOnly });
     // A persistent cookie follows the session's expiry; a browser-session cookie need not be re-sent.
     const persistent = options.cookie.maxAge !== undefined || this.ownMaxInactiveInterval !== undefined;
     return this.reissueId || persistent ? this.issueId() : NOTHING;
-  }
-
-  /**
-   * Another request changed some attributes this one changed. 'reject' refuses
-   * (nothing was written); a merge function decides each value, and the delta is
-   * retried, guarded by what the item holds now.
-   */
-  private async resolveConflict(key: string, delta: Delta, current: StoredSession, attempt: number): Promise<void> {
-    const { options, events } = this.runtime;
-    const conflicting = conflictingAttributes(delta.expected ?? new Map(), current);
-    events.emit('conflict', { key, attributes: conflicting });
-    if (typeof options.onConflict !== 'function') throw rejectConflict(conflicting);
-    if (attempt >= options.maxCommitRetries) {
-      throw new SessionConflictError(`Gave up after ${attempt + 1} conflicting commits (maxCommitRetries ${options.maxCommitRetries}); nothing was written.`);
-    }
-    const session = this.session!;
-    const merged = await mergeConflicts(options.onConflict, conflicting, current, (name) => session[name], this.runtime.codec);
-    await applyMerged(delta, merged, session, this.runtime.codec);
-    await sleep(jitteredDelay(attempt, 5, 200));
-  }
-
-  /** After a write: the item's size for metrics, and what was saved for logSessionContents. */
-  private recordSave(key: string, itemBytes: number, written: ReadonlyMap<string, StoredValue>): void {
-    const { metrics, logSessionContents, logger, redact } = this.runtime.options;
-    metrics?.histogram('item_size_bytes', itemBytes);
-    if (logSessionContents && written.size > 0) {
-      const session = this.session!;
-      logger.debug(`session ${key} saved`, redacted(Object.fromEntries([...written.keys()].map((n) => [n, session[n]])), redact));
-    }
   }
 
   private async commitNewItem(encoded: Map<string, Encoded>, now: number): Promise<CommitResult> {
@@ -299,16 +302,11 @@ export class SessionContext implements SessionState {
       return stale.length > 0 ? { headers: this.runtime.transport.clear(this.request.secure) } : NOTHING;
     }
     const key = storageKeyOf(this.id);
-    const absoluteExpiresAt =
-      this.carriedTimes?.absoluteExpiresAt ??
-      (options.absoluteTimeout === undefined ? undefined : Math.floor(now / 1000) + options.absoluteTimeout);
-    const times = {
-      createdAt: this.carriedTimes?.createdAt ?? now,
-      expiresAt: idleDeadline(now, this.maxInactiveInterval, absoluteExpiresAt),
-      absoluteExpiresAt,
-      maxInactiveInterval: this.ownMaxInactiveInterval,
-      principal: this.principal,
-    };
+    // A new item is made by the client in front of us: created, logged in, or regenerated.
+    if (options.recordClientInfo) this.account.client = clientInfoOf(this.request.headers['user-agent'], this.request.ip);
+    const times = newSessionTimes(now, options.absoluteTimeout, this.maxInactiveInterval, this.carriedTimes, {
+      maxInactiveInterval: this.ownMaxInactiveInterval, principal: this.principal, authenticatedAt: this.account.authenticatedAt, ...this.account.client,
+    });
     const item = new NewItem(key, times, now, encoded, await toStored(encoded, this.runtime.codec), {
       store: options.store, codec: this.runtime.codec, metadataBytes: this.metadataBytes(key),
     });
@@ -335,7 +333,7 @@ export class SessionContext implements SessionState {
     this.forceTouch = false;
     this.maxInactiveIntervalChanged = false;
     this.principalChanged = false;
-    this.recordSave(key, item.bytes, item.data);
+    recordSave(this.runtime.options, key, item.bytes, item.data, this.session!);
     events.emit('created', { key });
     return this.issueId();
   }
@@ -387,13 +385,7 @@ export class SessionContext implements SessionState {
 
   /** The item's bytes besides its data map, with the real key (and prefix) and principal lengths. */
   private metadataBytes(key: string): number {
-    return metadataBytes(this.runtime.options.store.keyBytes(key), this.principal);
-  }
-
-  private isIgnored(): boolean {
-    const { ignoreUris, ignoreHeaders } = this.runtime.options;
-    if (ignoreUris.length > 0 && matchesAny(ignoreUris, this.request.path)) return true;
-    if (ignoreHeaders.length === 0) return false;
-    return Object.keys(this.request.headers).some((name) => matchesAny(ignoreHeaders, name));
+    const { userAgent, ip } = this.account.client;
+    return metadataBytes(this.runtime.options.store.keyBytes(key), [this.principal, userAgent, ip]);
   }
 }

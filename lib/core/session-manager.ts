@@ -38,6 +38,8 @@ export class SessionManager {
       this.events.on('expired', () => metrics.increment('expired'));
       this.events.on('invalid', () => metrics.increment('invalid_cookie'));
       this.events.on('conflict', () => metrics.increment('conflict'));
+      this.events.on('login', () => metrics.increment('login'));
+      this.events.on('evicted', () => metrics.increment('evicted'));
     }
   }
 

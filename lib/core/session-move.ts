@@ -4,7 +4,7 @@ import { rejectConflict } from './conflicts';
 import { SessionConflictError } from './errors';
 import type { SessionEvents } from './events';
 import { sizesOf } from './delta';
-import { hasExpired } from './expiry';
+import { hasExpired, idleDeadline } from './expiry';
 import type { OnConflict } from './options';
 import { FORBIDDEN_KEYS } from './serializer';
 import { RESERVED_NAMES, Session } from './session';
@@ -170,6 +170,18 @@ export class NewItem {
 }
 
 export type NewSessionTimes = Omit<NewSession, 'data' | 'lastAccessedAt'>;
+
+/** A new item's times: its own, or those of the session regenerate() carries (its creation and absolute deadline stay). */
+export function newSessionTimes(
+  now: number,
+  absoluteTimeout: number | undefined,
+  maxInactiveInterval: number,
+  carried: Pick<NewSessionTimes, 'createdAt' | 'absoluteExpiresAt'> | undefined,
+  fields: Omit<NewSessionTimes, 'createdAt' | 'expiresAt' | 'absoluteExpiresAt'>,
+): NewSessionTimes {
+  const absoluteExpiresAt = carried?.absoluteExpiresAt ?? (absoluteTimeout === undefined ? undefined : Math.floor(now / 1000) + absoluteTimeout);
+  return { createdAt: carried?.createdAt ?? now, expiresAt: idleDeadline(now, maxInactiveInterval, absoluteExpiresAt), absoluteExpiresAt, ...fields };
+}
 
 /** Whether a new session is worth an item: attributes, or a principal or own idle timeout (those are content too). */
 export function hasContent(attributes: number, times: Pick<NewSessionTimes, 'principal' | 'maxInactiveInterval'>): boolean {

@@ -17,6 +17,12 @@ export interface SessionTimes {
   readonly maxInactiveInterval?: number | undefined;
   /** The user the session belongs to, for find/destroy by principal. */
   readonly principal?: string | undefined;
+  /** Epoch milliseconds of the last `login()`. */
+  readonly authenticatedAt?: number | undefined;
+  /** The client that created the session or last logged in with it (`recordClientInfo`): its User-Agent, first 256 characters. */
+  readonly userAgent?: string | undefined;
+  /** The same client's address, as the framework resolved it (its trust-proxy setting applies). */
+  readonly ip?: string | undefined;
 }
 
 export interface StoredSession extends SessionTimes {
@@ -49,6 +55,8 @@ export interface SessionUpdate {
   readonly maxInactiveInterval?: number;
   /** Set when the principal changed; null removes it. */
   readonly principal?: string | null;
+  /** Set when the login time changed; null removes it (the principal changed without a login). */
+  readonly authenticatedAt?: number | null;
   /**
    * Optimistic guards: each attribute must still hold this stored value
    * (`null`: still be absent). Only the attributes this request changed are guarded.
@@ -67,12 +75,15 @@ export type UpdateOutcome =
   /** A guard failed (an expected value changed, or the lease is no longer ours); `current` is the item now. */
   | { readonly status: 'conflict'; readonly current: StoredSession };
 
-/** A session found by principal: its storage key (the id's SHA-256) and times, never the id. */
+/** A session found by principal: its storage key (the id's SHA-256), times and client, never the id. */
 export interface PrincipalSession {
   readonly key: string;
   readonly createdAt: number;
   readonly lastAccessedAt: number;
   readonly expiresAt: number;
+  /** Recorded only with the session option `recordClientInfo`. */
+  readonly userAgent?: string | undefined;
+  readonly ip?: string | undefined;
 }
 
 /** The outcome of a destroy conditioned on the version seen at load (regenerate). */

@@ -1,4 +1,5 @@
 import { SessionKeyError } from './errors';
+import type { OtherSession } from './account';
 
 /**
  * The attributes an app keeps in its sessions. Augment it to type them:
@@ -30,8 +31,28 @@ export interface SessionControls {
   readonly maxInactiveInterval: number;
   /** Ties the session to a user, so `store.findByPrincipal` / `destroyByPrincipal` find it; null unties it. */
   setPrincipal(principal: string | null): void;
-  /** The user set with setPrincipal, if any. */
+  /** The user set with setPrincipal or login, if any. */
   readonly principal: string | undefined;
+  /**
+   * Logs `userId` in, at commit: a new id (the session fixation defence, as regenerate()), the principal, and
+   * `authenticatedAt` = now. Then, with `maxSessionsPerPrincipal`, the user's least recently used other sessions
+   * beyond the limit are destroyed. The session is stored even when it holds no attribute.
+   */
+  login(userId: string): void;
+  /** Epoch milliseconds of the last login(); carried by regenerate(), gone with destroy() or a change of principal. */
+  readonly authenticatedAt: number | undefined;
+  /** Whole seconds since the last login(); undefined when this session never logged in. Reads no store. */
+  authAge(): number | undefined;
+  /** The same user's other live sessions, most recently used first ("your devices"). One index Query. */
+  otherSessions(): Promise<OtherSession[]>;
+  /**
+   * Destroys another session of the same user, named by its `handle` from otherSessions(), at commit. A handle of
+   * no live session of this user fails the request with SessionNotFoundError (404) and deletes nothing; this
+   * session's own handle acts as destroy().
+   */
+  destroyOther(handle: string): void;
+  /** Destroys every other session of the same user at commit ("sign out my other devices"). */
+  destroyOthers(): void;
 }
 
 export type Session<T extends object = SessionData> = T & SessionControls;
@@ -39,6 +60,7 @@ export type Session<T extends object = SessionData> = T & SessionControls;
 /** Names a stored attribute may not have, since the controls live under them. */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   'id', 'isNew', 'regenerate', 'destroy', 'touch', 'setMaxInactiveInterval', 'maxInactiveInterval', 'setPrincipal', 'principal',
+  'login', 'authenticatedAt', 'authAge', 'otherSessions', 'destroyOther', 'destroyOthers',
 ]);
 
 /** What the controls act on; owned by the request's SessionContext. */
@@ -52,6 +74,12 @@ export interface SessionState {
   touch(): void;
   setMaxInactiveInterval(seconds: number): void;
   setPrincipal(principal: string | null): void;
+  readonly authenticatedAt: number | undefined;
+  login(userId: string): void;
+  authAge(): number | undefined;
+  otherSessions(): Promise<OtherSession[]>;
+  destroyOther(handle: string): void;
+  destroyOthers(): void;
 }
 
 /**
@@ -92,6 +120,24 @@ class SessionObject {
   }
   setPrincipal(principal: string | null): void {
     this.#state.setPrincipal(principal);
+  }
+  get authenticatedAt(): number | undefined {
+    return this.#state.authenticatedAt;
+  }
+  login(userId: string): void {
+    this.#state.login(userId);
+  }
+  authAge(): number | undefined {
+    return this.#state.authAge();
+  }
+  otherSessions(): Promise<OtherSession[]> {
+    return this.#state.otherSessions();
+  }
+  destroyOther(handle: string): void {
+    this.#state.destroyOther(handle);
+  }
+  destroyOthers(): void {
+    this.#state.destroyOthers();
   }
 }
 

@@ -17,7 +17,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'store', 'secrets', 'cookie', 'idHeader', 'maxInactiveInterval', 'absoluteTimeout', 'touchAfter',
   'ignoreUris', 'ignoreHeaders', 'compressThreshold', 'maxSessionBytes', 'compression', 'onStoreError', 'logger', 'now',
   'locking', 'lockExpiration', 'lockTimeout', 'onConflict', 'maxCommitRetries',
-  'statsd', 'logSessionContents', 'redact', 'attributeFilter',
+  'statsd', 'logSessionContents', 'redact', 'attributeFilter', 'maxSessionsPerPrincipal', 'recordClientInfo',
 ]);
 const KNOWN_COOKIE_OPTIONS = new Set<string>(['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain', 'maxAge']);
 const HINTS: Record<string, string> = {
@@ -90,6 +90,9 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
   if (!Array.isArray(redact) || redact.some((r) => typeof r !== 'string')) problems.push('redact must be an array of attribute keys');
   const attributeFilter = compilePatterns('attributeFilter', input.attributeFilter);
   problems.push(...attributeFilter.problems);
+  const maxSessionsPerPrincipal = input.maxSessionsPerPrincipal === undefined
+    ? undefined : positiveInteger('maxSessionsPerPrincipal', input.maxSessionsPerPrincipal, 0, problems);
+  if (input.recordClientInfo !== undefined && typeof input.recordClientInfo !== 'boolean') problems.push('recordClientInfo must be a boolean');
   if (input.now !== undefined && typeof input.now !== 'function') problems.push(`now must be a function returning epoch milliseconds`);
   const store = resolveStore(input.store, problems);
   const required = store?.requiredMaxInactiveInterval;
@@ -122,6 +125,8 @@ export function resolveSessionOptions(input: SessionOptions): ResolvedSessionOpt
     logSessionContents: input.logSessionContents ?? false,
     redact: new Set(Array.isArray(redact) ? redact : []),
     attributeFilter: attributeFilter.patterns[0],
+    maxSessionsPerPrincipal,
+    recordClientInfo: input.recordClientInfo ?? false,
     now: input.now ?? Date.now,
   });
 }

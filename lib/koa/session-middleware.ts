@@ -22,7 +22,13 @@ export function session(options: SessionOptions | SessionManager): KoaSessionMid
 
   // Named, so stack traces through the middleware chain say whose frame it is.
   async function dynamoSession(ctx: ParameterizedContext, next: () => Promise<unknown>): Promise<void> {
-    const context = manager.createContext({ method: ctx.method, path: ctx.path, headers: ctx.headers, secure: ctx.secure });
+    const context = manager.createContext({
+      method: ctx.method, path: ctx.path, headers: ctx.headers, secure: ctx.secure,
+      // Read only to record a new session's client (recordClientInfo); Koa applies app.proxy.
+      get ip(): string {
+        return ctx.ip;
+      },
+    });
     defineAccessorsOnce(Object.getPrototypeOf(ctx) as object);
     (ctx as unknown as Record<symbol, SessionContext>)[CONTEXT] = context;
     const before = snapshotHeaders(ctx.res);

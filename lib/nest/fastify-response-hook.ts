@@ -5,6 +5,7 @@ import type { SessionValve } from './session-valve';
 interface FastifyRequestLike {
   raw: IncomingMessage;
   protocol?: string;
+  ip?: string;
 }
 interface FastifyReplyLike {
   code(status: number): unknown;
@@ -27,6 +28,7 @@ export function registerFastifyHooks(instance: unknown, valve: SessionValve): vo
   // The last hook before Nest's guards and handler: what the reply carries now (CORS, helmet) is not the app's answer.
   fastify.addHook('preHandler', (request, reply, done) => {
     valve.noteBaseline(request.raw, reply);
+    valve.setClientIp(request.raw, request.ip);
     done();
   });
   fastify.addHook('onSend', async (request, reply, payload) => {

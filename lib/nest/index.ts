@@ -1,6 +1,7 @@
 export { SessionModule } from './session.module';
 export { SessionValve, SessionNotTrackedError } from './session-valve';
-export { Session } from './session.decorator';
+export { Session, sessionOf } from './session.decorator';
+export { FreshAuthGuard, RequireFreshAuth } from './require-fresh-auth.guard';
 export { SessionInterceptor } from './session.interceptor';
 export { SessionHttpException } from './session-http-exception';
 export { SessionTrackerMiddleware } from './session-tracker.middleware';

@@ -14,5 +14,7 @@ export interface RequestState {
   readonly response: ServerResponse;
   /** Set by the Fastify hook, which knows the protocol after trustProxy rules. */
   secure: boolean;
+  /** The client's address as Fastify resolved it (trustProxy); Express's req.ip is read when this is unset. */
+  ip?: string | undefined;
   commits: number;
 }

@@ -23,7 +23,7 @@ export class SessionValve {
   constructor(@Inject(SessionManager) readonly manager: SessionManager) {}
 
   /** Starts tracking a request. Reads nothing: the session loads on first use. */
-  begin(req: IncomingMessage & { originalUrl?: string; secure?: boolean }, res: ServerResponse): SessionContext {
+  begin(req: IncomingMessage & { originalUrl?: string; secure?: boolean; ip?: string }, res: ServerResponse): SessionContext {
     const existing = this.requests.get(req);
     if (existing) return existing.context;
     const url = req.originalUrl ?? req.url ?? '/';
@@ -35,6 +35,10 @@ export class SessionValve {
       headers: req.headers,
       get secure() {
         return state.secure;
+      },
+      // Read only to record a new session's client (recordClientInfo): Express's req.ip follows 'trust proxy'.
+      get ip() {
+        return state.ip ?? req.ip ?? req.socket?.remoteAddress;
       },
     });
     Object.assign(state, { context, response: res, secure: req.secure ?? isTls(req), commits: 0 });
@@ -111,6 +115,12 @@ export class SessionValve {
   setSecure(req: AnyRequest, secure: boolean): void {
     const state = this.requests.get(rawRequest(req));
     if (state) state.secure = secure;
+  }
+
+  /** The client's address once the platform knows it (Fastify applies trustProxy after middleware). */
+  setClientIp(req: AnyRequest, ip: string | undefined): void {
+    const state = this.requests.get(rawRequest(req));
+    if (state && ip !== undefined) state.ip = ip;
   }
 
   isTracked(req: AnyRequest): boolean {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Koa from 'koa';
 import Router from '@koa/router';
-import { session } from '../../lib/koa';
+import { requireFreshAuth, session } from '../../lib/koa';
 import type { SessionOptions } from '../../lib';
 
 /** The headers a handler, guard or filter adds for its own answer (besides a Location): none may survive a failed commit. */
@@ -47,6 +47,31 @@ export function koaApp(options: SessionOptions, platform: { ownErrorMiddleware?:
   });
   app.use(mw);
 
+  // Account controls: the same routes as the Nest test controller's.
+  router.post('/account/login/:user', async (ctx) => {
+    const s = await ctx.session;
+    s.login(ctx.params['user']!);
+    ctx.body = { authAge: s.authAge() };
+  });
+  router.get('/account/whoami', async (ctx) => {
+    const s = await ctx.session;
+    ctx.body = { principal: s.principal ?? null, authAge: s.authAge() ?? null, authenticatedAt: s.authenticatedAt ?? null };
+  });
+  router.get('/account/devices', async (ctx) => {
+    ctx.body = await (await ctx.session).otherSessions();
+  });
+  router.post('/account/sign-out/:handle', async (ctx) => {
+    (await ctx.session).destroyOther(ctx.params['handle']!);
+    ctx.body = 'ok';
+  });
+  router.post('/account/sign-out-others', async (ctx) => {
+    (await ctx.session).destroyOthers();
+    ctx.body = 'ok';
+  });
+  router.post('/account/email', requireFreshAuth(1), async (ctx) => {
+    (await ctx.session)['email'] = ctx.get('x-email');
+    ctx.body = 'changed';
+  });
   router.get('/none', (ctx) => {
     ctx.body = 'no session here';
   });

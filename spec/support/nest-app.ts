@@ -7,7 +7,8 @@ import { BaseExceptionFilter, HttpAdapterHost } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Session, SessionModule, SessionValve } from '../../lib/nest';
+import { RequireFreshAuth, Session, SessionModule, SessionValve } from '../../lib/nest';
+import type { OtherSession } from '../../lib';
 import { EARLIER_MIDDLEWARE_HEADER, HANDLER_HEADERS } from './koa-app';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -167,6 +168,42 @@ class SessionTestController {
   logout(@Session() s: Session): string {
     s.destroy();
     return 'bye';
+  }
+
+  // Account controls: the same routes as the Koa test app's.
+  @Post('account/login/:user')
+  accountLogin(@Session() s: Session, @Param('user') user: string): object {
+    s.login(user);
+    return { authAge: s.authAge() };
+  }
+
+  @Get('account/whoami')
+  whoami(@Session() s: Session): object {
+    return { principal: s.principal ?? null, authAge: s.authAge() ?? null, authenticatedAt: s.authenticatedAt ?? null };
+  }
+
+  @Get('account/devices')
+  devices(@Session() s: Session): Promise<OtherSession[]> {
+    return s.otherSessions();
+  }
+
+  @Post('account/sign-out/:handle')
+  signOut(@Session() s: Session, @Param('handle') handle: string): string {
+    s.destroyOther(handle);
+    return 'ok';
+  }
+
+  @Post('account/sign-out-others')
+  signOutOthers(@Session() s: Session): string {
+    s.destroyOthers();
+    return 'ok';
+  }
+
+  @Post('account/email')
+  @RequireFreshAuth(1)
+  email(@Session() s: Session, @Headers('x-email') email: string): string {
+    s['email'] = email;
+    return 'changed';
   }
 
   @Post('via-valve')

@@ -3,11 +3,11 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { defaultLogger, Logger } from '../../core/logger';
 import type { Serializer } from '../../core/serializer';
-import { DestroyOutcome, LockOutcome, NewSession, PrincipalSession, sameStoredValue, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../../core/session-store';
+import { DestroyOutcome, LockOutcome, NewSession, PrincipalSession, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../../core/session-store';
 import { trackAttempts } from './attempt-tracking';
 import { conditionalWrite, releaseLease, WriteResult } from './conditional-write';
-import { ATTR, HEAD_PART, ItemLayout } from './item-attributes';
-import { setNewSessionFields, toStoredSession } from './item-codec';
+import { ATTR, HEAD_PART, ItemLayout, PRINCIPAL_INDEX } from './item-attributes';
+import { reflectsChanges, setMetadataChanges, setNewSessionFields, toStoredSession } from './item-codec';
 import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
 import { destroyByPrincipal, findByPrincipal } from './principal-sessions';
 import { ResolvedStoreOptions, resolveStoreOptions } from './resolve-options';
@@ -78,6 +78,7 @@ export class DynamoDbStore extends SessionStore {
         createIfNotExist: this.options.createIfNotExist, readyTimeoutSeconds: this.options.tableReadyTimeout, layout: this.options.layout,
       }, logger);
       this.tableLayout = table.layout;
+      if (table.principalIndex !== PRINCIPAL_INDEX) this.io.principalIndexes.set(this.tableName, table.principalIndex);
       if (table.layout === 'split') {
         this.split = new SplitLayout(this.io, {
           table: this.tableName, partThreshold: this.options.partThreshold, eventualConsistency: this.options.eventualConsistency, logger,
@@ -96,6 +97,7 @@ export class DynamoDbStore extends SessionStore {
       read: (table, itemKey, consistent) => this.read(table, itemKey, consistent),
       keyOf: (key) => this.keyOf(key),
       partKeyOf: (key, part) => ({ [ATTR.key]: this.options.keyPrefix + key, [ATTR.part]: part }),
+      principalIndexes: new Map(),
     };
   }
 
@@ -173,9 +175,7 @@ export class DynamoDbStore extends SessionStore {
     for (const [name, value] of update.set) u.set(`${u.name(ATTR.data)}.${u.name(name)}`, value);
     for (const name of update.remove) u.remove(`${u.name(ATTR.data)}.${u.name(name)}`);
     u.set(u.name(ATTR.lastAccessedAt), update.lastAccessedAt).set(u.name(ATTR.expiresAt), update.expiresAt).add(u.name(ATTR.version), 1);
-    if (update.maxInactiveInterval !== undefined) u.set(u.name(ATTR.maxInactiveInterval), update.maxInactiveInterval);
-    if (update.principal === null) u.remove(u.name(ATTR.principal));
-    else if (update.principal !== undefined) u.set(u.name(ATTR.principal), update.principal);
+    setMetadataChanges(u, update);
     if (update.lockOwner !== undefined) {
       guards.push(`${u.name(ATTR.lockOwner)} = ${u.value(update.lockOwner)}`);
       u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires)); // the commit releases the lease
@@ -185,11 +185,7 @@ export class DynamoDbStore extends SessionStore {
     const reflects = (item: Item): boolean => {
       const current = toStoredSession(item);
       // A write that gives the lease back and did not land leaves it ours.
-      return current.expiresAt > nowSeconds && (update.lockOwner === undefined || current.lockOwner !== update.lockOwner) &&
-        [...update.set].every(([name, value]) => sameStoredValue(current.data[name], value)) &&
-        update.remove.every((name) => current.data[name] === undefined) &&
-        (update.principal === undefined || current.principal === (update.principal ?? undefined)) &&
-        (update.maxInactiveInterval === undefined || current.maxInactiveInterval === update.maxInactiveInterval);
+      return current.expiresAt > nowSeconds && (update.lockOwner === undefined || current.lockOwner !== update.lockOwner) && reflectsChanges(current, update);
     };
     const result = await this.write(table, key, u, guards.join(' AND '), undefined, reflects);
     if (result.applied) return { status: 'stored' };

@@ -12,6 +12,11 @@ export const ATTR = {
   principal: 'principal',
   lockOwner: 'lockOwner',
   lockExpires: 'lockExpires',
+  /** Epoch ms of the last login(). */
+  authenticatedAt: 'authenticatedAt',
+  /** recordClientInfo: the client that created the session or last logged in with it. */
+  userAgent: 'userAgent',
+  ip: 'ip',
   // The split layout (docs/dynamodb.md, "Item layouts"):
   /** The sort key: '#' for the head, 'a#<name>' for an attribute's part. */
   part: 'part',
@@ -34,8 +39,19 @@ export const ATTR = {
   name: 'name',
 } as const;
 
-/** The sparse index behind findByPrincipal: only sessions with a principal are in it. */
-export const PRINCIPAL_INDEX = 'principal-index';
+/**
+ * The sparse index behind findByPrincipal and otherSessions(): only sessions with a principal are in it, and
+ * it projects what "your devices" lists, so the list is one Query.
+ */
+export const PRINCIPAL_INDEX = 'principal-sessions';
+/**
+ * The index tables made before account controls have: keyed the same, projecting no client info. It keeps
+ * working; docs/dynamodb.md ("Moving to the principal-sessions index") says how a table gets the new one.
+ */
+export const LEGACY_PRINCIPAL_INDEX = 'principal-index';
+
+/** What the principal index projects besides its key (and, in the split layout, the part registry). */
+export const PRINCIPAL_INDEX_PROJECTION = [ATTR.createdAt, ATTR.lastAccessedAt, ATTR.expiresAt, ATTR.userAgent, ATTR.ip];
 
 /** How a table lays sessions out: one item each, or a head plus one item per large attribute. */
 export type ItemLayout = 'single' | 'split';

@@ -1,8 +1,8 @@
 import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { jitteredDelay, sleep } from '../../core/backoff';
-import { SessionStoreUnavailableError } from '../../core/errors';
 import type { PrincipalSession } from '../../core/session-store';
-import { ATTR, PRINCIPAL_INDEX } from './item-attributes';
+import { SessionStoreError, SessionStoreUnavailableError } from '../../core/errors';
+import { ATTR, LEGACY_PRINCIPAL_INDEX, PRINCIPAL_INDEX } from './item-attributes';
 import { partKeyOf } from './split-items';
 import { Item, SessionTables, StoreIo, unlessMissing } from './store-io';
 
@@ -31,6 +31,8 @@ export async function findByPrincipal(io: StoreIo, tables: SessionTables, princi
             createdAt: Number(item[ATTR.createdAt]),
             lastAccessedAt: Number(item[ATTR.lastAccessedAt]),
             expiresAt: Number(item[ATTR.expiresAt]),
+            ...(typeof item[ATTR.userAgent] === 'string' && { userAgent: item[ATTR.userAgent] as string }),
+            ...(typeof item[ATTR.ip] === 'string' && { ip: item[ATTR.ip] as string }),
           });
         }
       }
@@ -81,18 +83,39 @@ export async function destroyByPrincipal(io: StoreIo, tables: SessionTables, pri
 async function* indexPages(io: StoreIo, table: string, principal: string): AsyncGenerator<Item[]> {
   let start: Item | undefined;
   do {
-    const page = await io.call(table, 'Query', io.readTimeout, (o) =>
+    const page = await queryIndex(io, table, principal, start);
+    yield page.Items ?? [];
+    start = page.LastEvaluatedKey;
+  } while (start);
+}
+
+/**
+ * One page of the principal index. A table made before the principal-sessions index (or a rotated table of
+ * that time) has only the legacy one: it is used from then on for that table, listing sessions without client info.
+ */
+async function queryIndex(io: StoreIo, table: string, principal: string, start: Item | undefined): Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }> {
+  const index = io.principalIndexes.get(table) ?? PRINCIPAL_INDEX;
+  try {
+    return await io.call(table, 'Query', io.readTimeout, (o) =>
       io.documents.send(new QueryCommand({
         TableName: table,
-        IndexName: PRINCIPAL_INDEX,
+        IndexName: index,
         KeyConditionExpression: '#p = :p',
         ExpressionAttributeNames: { '#p': ATTR.principal },
         ExpressionAttributeValues: { ':p': principal },
         ...(start && { ExclusiveStartKey: start }),
       }), o));
-    yield page.Items ?? [];
-    start = page.LastEvaluatedKey;
-  } while (start);
+  } catch (e) {
+    if (index !== PRINCIPAL_INDEX || !isMissingIndex(e)) throw e;
+    io.principalIndexes.set(table, LEGACY_PRINCIPAL_INDEX);
+    return queryIndex(io, table, principal, start);
+  }
+}
+
+/** DynamoDB's answer to a Query of an index the table does not have, or has not finished building. */
+function isMissingIndex(e: unknown): boolean {
+  const cause = e instanceof SessionStoreError ? (e.cause as { name?: string; message?: string } | undefined) : undefined;
+  return cause?.name === 'ValidationException' && /specified index|backfilling/i.test(cause.message ?? '');
 }
 
 /** The session key without the prefix; undefined for another app's session in a shared table (keyPrefix). */

@@ -4,7 +4,7 @@ import type { Logger } from '../../core/logger';
 import { NewSession, sameStoredValue, SessionUpdate, StoredSession, StoredValue, UpdateOutcome } from '../../core/session-store';
 import { conditionalWrite, confirmedNotApplied, releaseLease } from './conditional-write';
 import { ATTR } from './item-attributes';
-import { setNewSessionFields, toStoredSession } from './item-codec';
+import { reflectsMetadata, setMetadataChanges, setNewSessionFields, toStoredSession } from './item-codec';
 import { deleteItems } from './principal-sessions';
 import { deleteIn } from './session-deletes';
 import { assemble, contentHash, isPart, partExpiresAt, partKeyOf, partsByKey, pendingClaims, Registry, registryOf } from './split-items';
@@ -196,9 +196,7 @@ export class SplitLayout {
     if (toParts.size > 0) u.setTo(partsExpireAt, `if_not_exists(${partsExpireAt}, ${u.value(partExpiresAt(update.expiresAt, nowSeconds))})`);
     for (const name of update.remove) u.remove(data(name)).remove(claimOf(name)).remove(sinceOf(name)).remove(infoOf(name));
     u.set(u.name(ATTR.lastAccessedAt), update.lastAccessedAt).set(u.name(ATTR.expiresAt), update.expiresAt).add(version, 1);
-    if (update.maxInactiveInterval !== undefined) u.set(u.name(ATTR.maxInactiveInterval), update.maxInactiveInterval);
-    if (update.principal === null) u.remove(u.name(ATTR.principal));
-    else if (update.principal !== undefined) u.set(u.name(ATTR.principal), update.principal);
+    setMetadataChanges(u, update);
     const releaseLater = this.releasesLater(update, toParts);
     if (update.lockOwner !== undefined) {
       guards.push(`${u.name(ATTR.lockOwner)} = ${u.value(update.lockOwner)}`);
@@ -214,9 +212,7 @@ export class SplitLayout {
       return current.expiresAt > nowSeconds && !leaseKept &&
         [...toInline].every(([name, value]) => !versions.has(name) && sameStoredValue(current.data[name], value)) &&
         [...toParts].every(([name, value]) => info.get(name)?.hash === contentHash(value)) &&
-        update.remove.every((name) => !versions.has(name) && current.data[name] === undefined) &&
-        (update.principal === undefined || current.principal === (update.principal ?? undefined)) &&
-        (update.maxInactiveInterval === undefined || current.maxInactiveInterval === update.maxInactiveInterval);
+        update.remove.every((name) => !versions.has(name) && current.data[name] === undefined) && reflectsMetadata(current, update);
     };
     return conditionalWrite(this.io, {
       table: this.settings.table, key: this.io.keyOf(key), update: u, condition: guards.join(' AND '), returnValues: 'ALL_OLD', reflects,

@@ -31,6 +31,8 @@ export interface StoreIo {
   keyOf(key: string): Item;
   /** The key of one of a split session's part items. */
   partKeyOf(key: string, part: string): Item;
+  /** Table -> the principal index it has, when that is not PRINCIPAL_INDEX (tables made before it). */
+  readonly principalIndexes: Map<string, string>;
 }
 
 /** Runs `work` against `table`; a table that may be missing and is answers `empty` instead of a 503. */

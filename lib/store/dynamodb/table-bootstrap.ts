@@ -3,7 +3,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { SessionConfigError, TableNotFoundError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
-import { ATTR, ItemLayout, PRINCIPAL_INDEX } from './item-attributes';
+import { ATTR, ItemLayout, LEGACY_PRINCIPAL_INDEX, PRINCIPAL_INDEX, PRINCIPAL_INDEX_PROJECTION } from './item-attributes';
 import type { Billing } from './resolve-options';
 
 export interface TableSpec {
@@ -34,6 +34,8 @@ export interface TableState {
   readonly layout: ItemLayout;
   /** Undefined when not checked (rotated tables need no TTL) or when the check failed (then a warning was logged). */
   readonly ttl: TtlState | undefined;
+  /** The principal index findByPrincipal and otherSessions() query. */
+  readonly principalIndex: string;
 }
 
 /**
@@ -49,7 +51,9 @@ export async function ensureTable(client: DynamoDBClient, spec: TableSpec, logge
     const layout = layoutOf(existing, spec.tableName);
     if (spec.layout !== undefined && spec.layout !== layout) throw new SessionConfigError([layoutMismatch(spec.tableName, layout, spec.layout)]);
     if (existing.TableStatus !== 'ACTIVE') await waitForActive(client, spec);
-    return { created: false, layout, ttl: spec.enableTtl === false ? undefined : await checkTtl(client, spec, logger) };
+    const principalIndex = principalIndexOf(existing);
+    if (principalIndex === LEGACY_PRINCIPAL_INDEX) logger.info(legacyIndexNote(spec.tableName));
+    return { created: false, layout, principalIndex, ttl: spec.enableTtl === false ? undefined : await checkTtl(client, spec, logger) };
   }
   if (!spec.createIfNotExist) throw new TableNotFoundError(spec.tableName, spec.region, { endpoint: spec.endpoint, layout: spec.layout });
   const layout = spec.layout ?? LAYOUT_FOR_NEW_TABLES;
@@ -62,9 +66,26 @@ export async function ensureTable(client: DynamoDBClient, spec: TableSpec, logge
   await waitForActive(client, spec);
   // Another instance may have won the race with another layout: the table decides, as for an existing one.
   const made = await ensureTable(client, { ...spec, createIfNotExist: false, enableTtl: false }, logger);
-  if (spec.enableTtl === false) return { created: true, layout: made.layout, ttl: undefined };
+  if (spec.enableTtl === false) return { created: true, layout: made.layout, principalIndex: made.principalIndex, ttl: undefined };
   await enableTtl(client, spec.tableName);
-  return { created: true, layout: made.layout, ttl: { status: 'ENABLED', attribute: ATTR.expiresAt } };
+  return { created: true, layout: made.layout, principalIndex: made.principalIndex, ttl: { status: 'ENABLED', attribute: ATTR.expiresAt } };
+}
+
+/**
+ * The principal index to query: principal-sessions once it is ACTIVE (a table moving to it keeps using the
+ * legacy one while it builds), else the legacy principal-index of tables made before it.
+ */
+export function principalIndexOf(table: TableDescription): string {
+  const indexes = table.GlobalSecondaryIndexes ?? [];
+  const current = indexes.find((i) => i.IndexName === PRINCIPAL_INDEX);
+  if (current && (current.IndexStatus ?? 'ACTIVE') === 'ACTIVE') return PRINCIPAL_INDEX;
+  // None at all: findByPrincipal reports the missing index when it is used.
+  return indexes.some((i) => i.IndexName === LEGACY_PRINCIPAL_INDEX) ? LEGACY_PRINCIPAL_INDEX : PRINCIPAL_INDEX;
+}
+
+export function legacyIndexNote(tableName: string): string {
+  return `DynamoDB table "${tableName}" has the ${LEGACY_PRINCIPAL_INDEX} index, which projects no client info: otherSessions() lists ` +
+    `sessions without userAgent and ip. To move to ${PRINCIPAL_INDEX}, see docs/dynamodb.md, "Moving to the principal-sessions index".`;
 }
 
 /** What a new table gets when the store's options name no layout (bench/RESULTS.md: it never costs more). */
@@ -130,7 +151,7 @@ export function createTableInput(spec: Pick<TableSpec, 'tableName' | 'billing' |
     GlobalSecondaryIndexes: [{
       IndexName: PRINCIPAL_INDEX,
       KeySchema: [{ AttributeName: ATTR.principal, KeyType: 'HASH' }],
-      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [ATTR.createdAt, ATTR.lastAccessedAt, ATTR.expiresAt, ...(split ? [ATTR.parts] : [])] },
+      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...PRINCIPAL_INDEX_PROJECTION, ...(split ? [ATTR.parts] : [])] },
       ...(provisioned && { ProvisionedThroughput: provisioned }),
     }],
     ...(provisioned ? { BillingMode: 'PROVISIONED', ProvisionedThroughput: provisioned } : { BillingMode: 'PAY_PER_REQUEST' }),

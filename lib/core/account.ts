@@ -1,0 +1,241 @@
+import { jitteredDelay, sleep } from './backoff';
+import { SessionConfigError, SessionConflictError, SessionNotFoundError, SessionReauthenticationRequiredError } from './errors';
+import type { SessionEvents } from './events';
+import { hasExpired } from './expiry';
+import type { PrincipalSession, SessionStore, StoredSession } from './session-store';
+
+/** A session of the same user, as otherSessions() lists it ("your devices"). */
+export interface OtherSession {
+  /** The session's storage key (the SHA-256 of its id), never the id: what destroyOther() takes. */
+  readonly handle: string;
+  /** Epoch milliseconds. */
+  readonly createdAt: number;
+  /** Epoch milliseconds of its last stored write or touch (so within `touchAfter` of its last request). */
+  readonly lastAccessedAt: number;
+  /** Epoch milliseconds it ends unless used again. */
+  readonly expiresAt: number;
+  /** Recorded only with `recordClientInfo`: the User-Agent it was created or last logged in with (256 characters at most). */
+  readonly userAgent?: string;
+  /** Recorded only with `recordClientInfo`: the address the framework resolved (its trust-proxy setting applies). */
+  readonly ip?: string;
+}
+
+/** What `recordClientInfo` stores about the client. */
+export interface ClientInfo {
+  readonly userAgent?: string | undefined;
+  readonly ip?: string | undefined;
+}
+
+export const MAX_USER_AGENT_CHARS = 256;
+/** A handle is a storage key: a SHA-256 in base64url. Anything else names no session and costs no call. */
+const HANDLE = /^[A-Za-z0-9_-]{43}$/;
+/** Sessions ended at once by destroyOthers() or an eviction: quick, without bursting a provisioned table. */
+const IN_FLIGHT = 4;
+
+export function clientInfoOf(userAgent: string | string[] | undefined, ip: string | undefined): ClientInfo {
+  const agent = Array.isArray(userAgent) ? userAgent[0] : userAgent;
+  return {
+    // By code point, so a cut never leaves half a surrogate pair (not valid UTF-8 for DynamoDB).
+    ...(agent !== undefined && agent !== '' && { userAgent: Array.from(agent).slice(0, MAX_USER_AGENT_CHARS).join('') }),
+    ...(ip !== undefined && ip !== '' && { ip }),
+  };
+}
+
+/** Whole seconds since `authenticatedAt` (never negative, should clocks of two nodes disagree); undefined when never logged in. */
+export function authAgeOf(authenticatedAt: number | undefined, now: number): number | undefined {
+  return authenticatedAt === undefined ? undefined : Math.max(0, Math.floor((now - authenticatedAt) / 1000));
+}
+
+/**
+ * The sessions a login evicts under `maxSessionsPerPrincipal`: the current one takes one place, the most
+ * recently used others the rest. `own` (the new session, the one it replaced) is never evicted.
+ */
+export function evictionVictims(found: readonly PrincipalSession[], limit: number, own: ReadonlySet<string>): PrincipalSession[] {
+  return byRecentUse(found.filter((s) => !own.has(s.key))).slice(Math.max(0, limit - 1));
+}
+
+/** Most recently used first; ties by creation, then key, so the choice never depends on the index's order. */
+function byRecentUse(sessions: PrincipalSession[]): PrincipalSession[] {
+  return sessions.sort((a, b) => b.lastAccessedAt - a.lastAccessedAt || b.createdAt - a.createdAt || (a.key < b.key ? -1 : 1));
+}
+
+/** requireFreshAuth's argument, checked when the route is set up. */
+export function checkFreshAuthLimit(maxAgeSeconds: unknown, where: string): number {
+  if (typeof maxAgeSeconds !== 'number' || !Number.isFinite(maxAgeSeconds) || maxAgeSeconds < 0) {
+    throw new SessionConfigError([`${where}(maxAgeSeconds) needs a number of seconds of 0 or more, got ${typeof maxAgeSeconds === 'number' ? maxAgeSeconds : typeof maxAgeSeconds}`]);
+  }
+  return maxAgeSeconds;
+}
+
+/**
+ * Step-up authentication (OWASP ASVS V3.7.1): the route runs only for a session whose user logged in within
+ * `maxAgeSeconds`. Reads the loaded session only.
+ */
+export function assertFreshAuth(session: { readonly principal: string | undefined; authAge(): number | undefined }, maxAgeSeconds: number): void {
+  const age = session.principal === undefined ? undefined : session.authAge();
+  if (age === undefined || age > maxAgeSeconds) throw new SessionReauthenticationRequiredError(maxAgeSeconds, age);
+}
+
+export interface AccountDeps {
+  readonly store: SessionStore;
+  readonly events: SessionEvents;
+  readonly now: () => number;
+  readonly maxRetries: number;
+}
+
+/**
+ * One request's account controls: its login state, and the other sessions it
+ * asked to end. They act at commit; listing reads the principal index at once.
+ */
+export class AccountControls {
+  authenticatedAt: number | undefined;
+  /** The stored login time must go: the principal changed without a login. */
+  authCleared = false;
+  /** login() was called; its eviction runs once its session is stored. */
+  loginPending = false;
+  /** The client the session's item records (as loaded, or as the next new item will). */
+  client: ClientInfo = {};
+  /** destroyOther(): each handle with the user it must belong to, as it was when asked. */
+  private readonly targets = new Map<string, string | undefined>();
+  /** destroyOthers(): whose other sessions go; null when not asked. */
+  private allOthersOf: string | undefined | null = null;
+
+  constructor(private readonly deps: AccountDeps) {}
+
+  get pending(): boolean {
+    return this.targets.size > 0 || this.allOthersOf !== null;
+  }
+
+  adopt(stored: StoredSession): void {
+    this.authenticatedAt = stored.authenticatedAt;
+    this.client = { userAgent: stored.userAgent, ip: stored.ip };
+  }
+
+  loggedIn(): void {
+    this.authenticatedAt = this.deps.now();
+    this.authCleared = false;
+    this.loginPending = true;
+  }
+
+  principalChanged(): void {
+    this.authenticatedAt = undefined;
+    this.authCleared = true;
+    this.loginPending = false;
+  }
+
+  /** destroy(): the session ends, and its login with it. Sessions it asked to end still go. */
+  reset(): void {
+    this.client = {};
+    this.authenticatedAt = undefined;
+    this.authCleared = false;
+    this.loginPending = false;
+  }
+
+  authAge(): number | undefined {
+    return authAgeOf(this.authenticatedAt, this.deps.now());
+  }
+
+  endOther(handle: string, principal: string | undefined): void {
+    if (typeof handle !== 'string') throw new TypeError('destroyOther needs a handle from otherSessions()');
+    this.targets.set(handle, principal);
+  }
+
+  endOthers(principal: string | undefined): void {
+    this.allOthersOf = principal;
+  }
+
+  async list(principal: string | undefined, own: ReadonlySet<string>): Promise<OtherSession[]> {
+    if (principal === undefined) return [];
+    const now = this.deps.now();
+    const found = await this.deps.store.findByPrincipal(principal, now);
+    return byRecentUse(found.filter((s) => !own.has(s.key))).map((s) => ({
+      handle: s.key,
+      createdAt: s.createdAt,
+      lastAccessedAt: s.lastAccessedAt,
+      expiresAt: s.expiresAt * 1000,
+      ...(s.userAgent !== undefined && { userAgent: s.userAgent }),
+      ...(s.ip !== undefined && { ip: s.ip }),
+    }));
+  }
+
+  /**
+   * destroyOther() and destroyOthers(), before the session's own write. Every named handle is checked first,
+   * so a handle of no session of this user (404) leaves every session as it was.
+   */
+  async endAsked(own: ReadonlySet<string>): Promise<void> {
+    if (!this.pending) return;
+    const targets = [...this.targets].filter(([handle]) => !own.has(handle));
+    const checked = await Promise.all(targets.map(async ([handle, principal]) => {
+      const session = principal !== undefined && HANDLE.test(handle) ? await this.ownedBy(handle, principal) : undefined;
+      if (!session) throw new SessionNotFoundError('destroyOther: no live session of this user has that handle; nothing was deleted.');
+      return { key: handle, principal: principal!, version: session.version };
+    }));
+    let others: Victim[] = [];
+    if (typeof this.allOthersOf === 'string') {
+      const principal = this.allOthersOf;
+      others = (await this.deps.store.findByPrincipal(principal, this.deps.now())).filter((s) => !own.has(s.key)).map((s) => ({ key: s.key, principal }));
+    }
+    await this.endAll([...checked, ...others], (key) => this.deps.events.emit('destroyed', { key }));
+    this.targets.clear();
+    this.allOthersOf = null;
+  }
+
+  /** After a login was stored under `key`: the user's sessions beyond the limit go, least recently used first. */
+  async evict(principal: string, limit: number | undefined, own: ReadonlySet<string>, key: string): Promise<void> {
+    this.loginPending = false;
+    this.deps.events.emit('login', { key });
+    if (limit === undefined) return;
+    // The index is eventually consistent: a session stored a moment ago may be missing, and is then counted at the next login.
+    const victims = evictionVictims(await this.deps.store.findByPrincipal(principal, this.deps.now()), limit, own);
+    await this.endAll(victims.map((s) => ({ key: s.key, principal })), (ended) => {
+      this.deps.events.emit('destroyed', { key: ended });
+      this.deps.events.emit('evicted', { key: ended, by: key });
+    });
+  }
+
+  /** The session under `key` when it is live and belongs to `principal`. */
+  private async ownedBy(key: string, principal: string): Promise<StoredSession | undefined> {
+    const session = await this.deps.store.get(key);
+    return session && session.principal === principal && !hasExpired(session, this.deps.now()) ? session : undefined;
+  }
+
+  private async endAll(victims: Victim[], ended: (key: string) => void): Promise<void> {
+    for (let i = 0; i < victims.length; i += IN_FLIGHT) {
+      await Promise.all(victims.slice(i, i + IN_FLIGHT).map(async (victim) => {
+        if (await this.endOne(victim)) ended(victim.key);
+      }));
+    }
+  }
+
+  /**
+   * Deletes a session only while it still belongs to the user: the index may lag a change of principal, and a
+   * session that changed between the check and the delete is checked again. False when it was no longer there or theirs.
+   */
+  private async endOne(victim: Victim): Promise<boolean> {
+    let version = victim.version;
+    for (let attempt = 0; ; attempt++) {
+      if (version === undefined) {
+        const session = await this.ownedBy(victim.key, victim.principal);
+        if (!session) return false;
+        version = session.version;
+      }
+      const outcome = await this.deps.store.destroy(victim.key, version);
+      if (outcome.status === 'destroyed') return true;
+      if (outcome.status === 'gone') return false;
+      const current = outcome.current;
+      if (current.principal !== victim.principal || hasExpired(current, this.deps.now())) return false;
+      if (attempt >= this.deps.maxRetries) {
+        throw new SessionConflictError(`Gave up ending another session of this user after ${attempt + 1} concurrent writes to it; try again.`);
+      }
+      version = current.version;
+      await sleep(jitteredDelay(attempt, 5, 200));
+    }
+  }
+}
+
+interface Victim {
+  readonly key: string;
+  readonly principal: string;
+  /** The version it was checked at; undefined: check it first. */
+  readonly version?: number;
+}
