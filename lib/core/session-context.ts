@@ -304,6 +304,7 @@ export class SessionContext implements SessionState {
     const key = storageKeyOf(this.id);
     // A new item is made by the client in front of us: created, logged in, or regenerated.
     if (options.recordClientInfo) this.account.client = clientInfoOf(this.request.headers['user-agent'], this.request.ip);
+    if (this.account.loginPending) this.account.authenticatedAt = now; // the login's time is its commit's
     const times = newSessionTimes(now, options.absoluteTimeout, this.maxInactiveInterval, this.carriedTimes, {
       maxInactiveInterval: this.ownMaxInactiveInterval, principal: this.principal, authenticatedAt: this.account.authenticatedAt, ...this.account.client,
     });

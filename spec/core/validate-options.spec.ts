@@ -37,6 +37,18 @@ describe('resolveSessionOptions', () => {
     );
   });
 
+  it('account controls: maxSessionsPerPrincipal is a positive whole number, recordClientInfo a boolean; both resolved once', () => {
+    expect(problemsOf({ secrets: [SECRET], store: new MemoryStore(), maxSessionsPerPrincipal: 0, recordClientInfo: 'yes' })).toEqual([
+      'maxSessionsPerPrincipal must be a positive whole number, got number 0',
+      'recordClientInfo must be a boolean',
+    ]);
+    expect(problemsOf({ secrets: [SECRET], store: new MemoryStore(), maxSessionsPerPrincipal: 2.5 })).toEqual(['maxSessionsPerPrincipal must be a positive whole number, got number 2.5']);
+    const input = { secrets: [SECRET], store: new MemoryStore(), maxSessionsPerPrincipal: 3 };
+    const resolved = resolveSessionOptions(input);
+    expect([resolved.maxSessionsPerPrincipal, resolved.recordClientInfo]).toEqual([3, false]);
+    expect(resolveSessionOptions({ secrets: [SECRET], store: new MemoryStore() }).maxSessionsPerPrincipal).toBeUndefined();
+  });
+
   it('names unknown options and suggests the right one', () => {
     expect(problemsOf({ secrets: SECRET, maxAge: 1000, secret: 'x' })).toEqual([
       'unknown option "maxAge" (did you mean cookie.maxAge?)',

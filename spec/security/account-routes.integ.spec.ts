@@ -79,7 +79,7 @@ describe.each(APP_KINDS)('account controls through %s', (kind) => {
 
     const listed = (await laptop.send('GET', '/account/devices')).json() as OtherSession[];
     expect(listed).toEqual([{
-      handle: keyOf(phone.cookie!), createdAt: clock.now, lastAccessedAt: clock.now, expiresAt: expect.any(Number) as number,
+      handle: keyOf(phone.cookie!), createdAt: clock.now, lastAccessedAt: clock.now, expiresAt: expect.any(Number) as unknown as number,
       userAgent: 'Phone/2.0', ip: '198.51.100.3', // the address the platform resolved under its trust-proxy setting
     }]);
 

@@ -134,6 +134,9 @@ export function applyOps(session: Session, ops: readonly Op[]): void {
       case 'setPrincipal':
         session.setPrincipal(op.principal);
         break;
+      case 'login':
+        session.login(op.user);
+        break;
     }
   }
 }
@@ -452,7 +455,7 @@ export async function inspectWith(store: SessionStore, key: string): Promise<Ins
   }
   return {
     key, data, createdAt: stored.createdAt, expiresAt: stored.expiresAt, absoluteExpiresAt: stored.absoluteExpiresAt,
-    maxInactiveInterval: stored.maxInactiveInterval, principal: stored.principal, lockOwner: stored.lockOwner,
+    maxInactiveInterval: stored.maxInactiveInterval, principal: stored.principal, authenticatedAt: stored.authenticatedAt, lockOwner: stored.lockOwner,
   };
 }
 
@@ -473,7 +476,7 @@ function idOf(cookie: string): string {
 function describeItem(item: InspectedItem | undefined): string {
   if (!item) return 'absent';
   return `${attrsToString(item.data)} expiresAt=${item.expiresAt} abs=${item.absoluteExpiresAt} mii=${item.maxInactiveInterval} ` +
-    `principal=${item.principal} createdAt=${item.createdAt}${item.lockOwner !== undefined ? ` LOCKED by ${item.lockOwner}` : ''}`;
+    `principal=${item.principal} auth=${item.authenticatedAt} createdAt=${item.createdAt}${item.lockOwner !== undefined ? ` LOCKED by ${item.lockOwner}` : ''}`;
 }
 
 function describeResponse(res: Response): string {
@@ -488,6 +491,7 @@ function itemProblems(cfg: ModelConfig, now: number, expected: ItemState, expiry
   const problems: string[] = [];
   if (!sameAttrs(expected.data, actual.data)) problems.push(`data ${attrsToString(actual.data)}, expected ${attrsToString(expected.data)}`);
   if (expected.principal !== actual.principal) problems.push(`principal ${actual.principal}, expected ${expected.principal}`);
+  if (expected.authenticatedAt !== actual.authenticatedAt) problems.push(`authenticatedAt ${actual.authenticatedAt}, expected ${expected.authenticatedAt}`);
   if (expected.maxInactiveInterval !== actual.maxInactiveInterval) problems.push(`own maxInactiveInterval ${actual.maxInactiveInterval}, expected ${expected.maxInactiveInterval}`);
   if (expected.absoluteExpiresAt !== actual.absoluteExpiresAt) problems.push(`absoluteExpiresAt ${actual.absoluteExpiresAt}, expected ${expected.absoluteExpiresAt}`);
   if (expected.createdAt !== actual.createdAt) problems.push(`createdAt ${actual.createdAt}, expected ${expected.createdAt}`);
@@ -722,14 +726,14 @@ async function verifyOne(m: Model, h: Harness, what: string, before: ModelItem |
   }
   let candidates: Candidate[];
   if (detached) {
-    const intent = intentOf(undefined, ops);
+    const intent = intentOf(undefined, ops, m.now);
     candidates = [{ requests: [{ status: 503, cookie: 'none', created: undefined }], k0: before, k0Expiry: 'same', note: '503: the change needs the session the store could not read' }];
     if (!intent.asksForChange) candidates.push({ requests: [{ status: 200, cookie: 'none', created: undefined }], k0: before, k0Expiry: 'same', note: 'read-only without the session' });
   } else {
     const loaded = before && toSim(before);
     // The item as the commit finds it: gone for the store once its deadline passed during the request.
     const current = before && isLive(before, m.now) ? loaded : undefined;
-    const successes = commitOutcomes(cfg, current, loaded, intentOf(before, ops), m.now).map(fromOutcome);
+    const successes = commitOutcomes(cfg, current, loaded, intentOf(before, ops, m.now), m.now).map(fromOutcome);
     candidates = faults.injected > 0 ? [...successes, ...failureCandidates(before, successes)] : successes;
   }
   const k0 = before && (await h.inspect(before.key));
@@ -830,13 +834,13 @@ class OverlapCommand implements ModelCommand {
     const candidates: Candidate[] = [];
     for (const [x, y] of orders) {
       if (!matches(responses[x]!.observation, s0)) continue;
-      for (const xo of commitOutcomes(cfg, s0, s0, intentOf(s0, ops[x]!), m.now)) {
+      for (const xo of commitOutcomes(cfg, s0, s0, intentOf(s0, ops[x]!, m.now), m.now)) {
         // Without a lease the second request may have loaded before the first committed (or, at once, after);
         // with one it loads what the first left.
         const loads = cfg.locking ? [xo.k0] : this.mode === 'concurrent' ? [s0, xo.k0] : [s0];
         for (const loaded of loads) {
           if (!matches(responses[y]!.observation, loaded)) continue;
-          for (const yo of commitOutcomes(cfg, xo.k0, loaded, intentOf(loaded, ops[y]!), m.now)) {
+          for (const yo of commitOutcomes(cfg, xo.k0, loaded, intentOf(loaded, ops[y]!, m.now), m.now)) {
             const requests = [];
             requests[x] = { status: xo.status, cookie: xo.cookie, created: xo.created };
             requests[y] = { status: yo.status, cookie: yo.cookie, created: yo.created };
@@ -933,7 +937,7 @@ class ReplayRetiredCommand implements ModelCommand {
     const res = await pending.done;
     h.faults.report();
     checkObservation(what, res.observation, undefined, retired.cookie);
-    const intent = intentOf(undefined, this.ops);
+    const intent = intentOf(undefined, this.ops, m.now);
     const stored = intent.final.size > 0;
     const ok = res.status === 200 && (stored ? typeof res.setCookie === 'string' && idOf(res.setCookie) !== idOf(retired.cookie) : res.setCookie === undefined);
     if (!ok) throw new InvariantViolation('an ended session\'s cookie starts a fresh session', `${what}: ${describeResponse(res)}`);
@@ -985,7 +989,10 @@ class TamperCommand implements ModelCommand {
 }
 
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
-const RESERVED = new Set(['id', 'isNew', 'regenerate', 'destroy', 'touch', 'setMaxInactiveInterval', 'maxInactiveInterval', 'setPrincipal', 'principal']);
+const RESERVED = new Set([
+  'id', 'isNew', 'regenerate', 'destroy', 'touch', 'setMaxInactiveInterval', 'maxInactiveInterval', 'setPrincipal', 'principal',
+  'login', 'authenticatedAt', 'authAge', 'otherSessions', 'destroyOther', 'destroyOthers',
+]);
 
 /** Nesting depth of arrays and objects (a scalar is 0), the keys it uses, and whether every number is finite. */
 function shape(value: unknown): { depth: number; keys: Set<string>; finite: boolean } {
@@ -1086,6 +1093,7 @@ function opArb(withMeta: boolean): fc.Arbitrary<Op> {
       // Short intervals, below touchAfter, are where touch throttling must scale down.
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('setMaxInactiveInterval' as const), seconds: fc.constantFrom(1, 2, 3, 4, 5, 8, 40) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('setPrincipal' as const), principal: fc.constantFrom<string | null>('alice', 'bob', null) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('login' as const), user: fc.constantFrom('alice', 'bob') }) },
     );
   }
   return fc.oneof(...ops);

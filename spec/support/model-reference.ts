@@ -40,7 +40,8 @@ export type Op =
   | { readonly kind: 'destroy' }
   | { readonly kind: 'touch' }
   | { readonly kind: 'setMaxInactiveInterval'; readonly seconds: number }
-  | { readonly kind: 'setPrincipal'; readonly principal: string | null };
+  | { readonly kind: 'setPrincipal'; readonly principal: string | null }
+  | { readonly kind: 'login'; readonly user: string };
 
 export function opToString(op: Op): string {
   switch (op.kind) {
@@ -52,6 +53,8 @@ export function opToString(op: Op): string {
       return `setMaxInactiveInterval(${op.seconds})`;
     case 'setPrincipal':
       return `setPrincipal(${JSON.stringify(op.principal)})`;
+    case 'login':
+      return `login(${JSON.stringify(op.user)})`;
     default:
       return `${op.kind}()`;
   }
@@ -94,6 +97,8 @@ export interface ItemState {
   /** The session's own idle timeout (s), when it has one. */
   readonly maxInactiveInterval: number | undefined;
   readonly principal: string | undefined;
+  /** Epoch ms of the session's last login(), when it has one. */
+  readonly authenticatedAt: number | undefined;
 }
 
 /** The item behind a request's cookie during one command, with counts of the writes it received. */
@@ -117,6 +122,10 @@ export interface Intent {
   readonly maxInactiveIntervalChanged: boolean;
   readonly principal: string | undefined;
   readonly principalChanged: boolean;
+  /** The login time the session ends up with: set by login(), carried by regenerate(), gone with destroy() or another user. */
+  readonly authenticatedAt: number | undefined;
+  /** It changed in place (a change of user without a login): the stored one must go. */
+  readonly authChanged: boolean;
   /**
    * The handler asked for a change that needs the stored session (an attribute it
    * left changed, destroy, regenerate, principal or idle timeout): with onStoreError 'continue-without-session'
@@ -125,7 +134,7 @@ export interface Intent {
   readonly asksForChange: boolean;
 }
 
-export function intentOf(loaded: ItemState | undefined, ops: readonly Op[]): Intent {
+export function intentOf(loaded: ItemState | undefined, ops: readonly Op[], now: number): Intent {
   const data = new Map(loaded?.data ?? []);
   let stored = loaded !== undefined;
   let retireOld = false;
@@ -135,7 +144,27 @@ export function intentOf(loaded: ItemState | undefined, ops: readonly Op[]): Int
   let maxInactiveIntervalChanged = false;
   let principal = loaded?.principal;
   let principalChanged = false;
+  let authenticatedAt = loaded?.authenticatedAt;
+  let authChanged = false;
   let asksForChange = false;
+  const changePrincipal = (next: string | undefined): void => {
+    // A login was of the user it named: another user, or none, has not logged in.
+    if (next !== principal) {
+      authenticatedAt = undefined;
+      authChanged = true;
+    }
+    principal = next;
+    principalChanged = true;
+    asksForChange = true;
+  };
+  const regenerate = (): void => {
+    asksForChange = true;
+    if (stored) {
+      retireOld = true;
+      carried = { createdAt: loaded!.createdAt, absoluteExpiresAt: loaded!.absoluteExpiresAt };
+      stored = false;
+    }
+  };
   for (const op of ops) {
     switch (op.kind) {
       case 'set':
@@ -153,17 +182,17 @@ export function intentOf(loaded: ItemState | undefined, ops: readonly Op[]): Int
         asksForChange = true;
         break;
       case 'setPrincipal':
-        principal = op.principal ?? undefined;
-        principalChanged = true;
-        asksForChange = true;
+        changePrincipal(op.principal ?? undefined);
         break;
       case 'regenerate':
-        asksForChange = true;
-        if (stored) {
-          retireOld = true;
-          carried = { createdAt: loaded!.createdAt, absoluteExpiresAt: loaded!.absoluteExpiresAt };
-          stored = false;
-        }
+        regenerate();
+        break;
+      case 'login':
+        // A new id, the user, and the time of the login: regenerate() + setPrincipal() + authenticatedAt.
+        regenerate();
+        changePrincipal(op.user);
+        authenticatedAt = now;
+        authChanged = true;
         break;
       case 'destroy':
         asksForChange = true;
@@ -175,12 +204,14 @@ export function intentOf(loaded: ItemState | undefined, ops: readonly Op[]): Int
         maxInactiveInterval = undefined;
         principal = undefined;
         principalChanged = false;
+        authenticatedAt = undefined;
+        authChanged = false;
         break;
     }
   }
   return {
     inPlace: stored, retireOld, carried, final: data, touch, maxInactiveInterval, maxInactiveIntervalChanged,
-    principal, principalChanged,
+    principal, principalChanged, authenticatedAt, authChanged,
     // An attribute set and deleted again leaves no trace a plain-object session could see: only what remains counts.
     asksForChange: asksForChange || dirtyNames(loaded?.data ?? new Map<string, string>(), data).length > 0,
   };
@@ -281,7 +312,7 @@ export function commitOutcomes(cfg: ModelConfig, current: SimItem | undefined, l
       status: 200, cookie: 'new', k0: current, k0Expiry: 'same', note: 'fresh session stored',
       created: {
         data: intent.final, createdAt: now, absoluteExpiresAt: freshAbsolute(cfg, now),
-        maxInactiveInterval: intent.maxInactiveInterval, principal: intent.principal, expiry: 'exact',
+        maxInactiveInterval: intent.maxInactiveInterval, principal: intent.principal, authenticatedAt: intent.authenticatedAt, expiry: 'exact',
       },
     }];
   }
@@ -308,6 +339,7 @@ export function commitOutcomes(cfg: ModelConfig, current: SimItem | undefined, l
         ...current, data, writes: current.writes + 1,
         maxInactiveInterval: intent.maxInactiveIntervalChanged ? intent.maxInactiveInterval : current.maxInactiveInterval,
         principal: intent.principalChanged ? intent.principal : current.principal,
+        authenticatedAt: intent.authChanged ? intent.authenticatedAt : current.authenticatedAt,
       },
     }];
   }
@@ -321,7 +353,7 @@ export function commitOutcomes(cfg: ModelConfig, current: SimItem | undefined, l
           status: 200, cookie: 'new', k0: undefined, k0Expiry: 'same', note,
           created: {
             data, createdAt: times.createdAt, absoluteExpiresAt: times.absoluteExpiresAt,
-            maxInactiveInterval: intent.maxInactiveInterval, principal: intent.principal, expiry: 'exact',
+            maxInactiveInterval: intent.maxInactiveInterval, principal: intent.principal, authenticatedAt: intent.authenticatedAt, expiry: 'exact',
           },
         };
 
@@ -350,7 +382,10 @@ export function commitOutcomes(cfg: ModelConfig, current: SimItem | undefined, l
     // an empty session is harmless, as one emptied in place is.
     carriedOutcomes.push({
       status: 200, cookie: 'new', k0: undefined, k0Expiry: 'same', note: 'regenerated; the carried deletes left the new session empty',
-      created: { data, createdAt: carried.createdAt, absoluteExpiresAt: carried.absoluteExpiresAt, maxInactiveInterval: intent.maxInactiveInterval, principal: intent.principal, expiry: 'exact' },
+      created: {
+        data, createdAt: carried.createdAt, absoluteExpiresAt: carried.absoluteExpiresAt, maxInactiveInterval: intent.maxInactiveInterval,
+        principal: intent.principal, authenticatedAt: intent.authenticatedAt, expiry: 'exact',
+      },
     });
   }
   if (cfg.onConflict === 'reject') {
