@@ -93,6 +93,6 @@ describe('a table with the legacy principal-index', () => {
     }));
     await waitForIndex(tableName, 'principal-index');
     await loginFrom(store, 'Laptop/1');
-    expect(await store.findByPrincipal('ada')).toEqual([expect.objectContaining({ createdAt: expect.any(Number) as unknown })]);
+    expect(await store.findByPrincipal('ada')).toEqual([expect.objectContaining({ createdAt: expect.any(Number) })]);
   });
 });
