@@ -60,6 +60,7 @@ const EXPECTED_CALLS: Record<string, Record<string, number>> = {
   'POST /login': { UpdateItem: 1 },
   'GET /health (logged in)': {},
   'POST /cart': { Query: 1, UpdateItem: 1 },
+  'POST /email': { Query: 1, UpdateItem: 1 },
   'GET /me': { Query: 1 },
   'POST /logout': { Query: 1, DeleteItem: 1 },
   'GET /me (old cookie)': { Query: 1 },
@@ -208,7 +209,7 @@ async function request(proxy: CountingProxy, url: string, method: 'GET' | 'POST'
   return { status: res.status, body: parsed, sid: cookie, calls };
 }
 
-/** login → write → read → logout, counting the DynamoDB calls of each request. */
+/** step-up refused → login → step-up → write → read → logout, counting the DynamoDB calls of each request. */
 async function flow(proxy: CountingProxy, url: string): Promise<void> {
   const calls: Record<string, Record<string, number>> = {};
   const step = async (label: string, method: 'GET' | 'POST', path: string, sid?: string, body?: object): Promise<Answer> => {
@@ -217,6 +218,10 @@ async function flow(proxy: CountingProxy, url: string): Promise<void> {
     expect({ [label]: answer.status >= 200 && answer.status < 300 ? 'ok' : answer }).toEqual({ [label]: 'ok' });
     return answer;
   };
+
+  // Step-up: without a login the route answers 401 before its handler, with no DynamoDB call (there is no cookie to read).
+  const early = await request(proxy, url, 'POST', '/email', undefined, { email: 'a@example.com' });
+  expect({ 'POST /email (no login)': [early.status, early.calls] }).toEqual({ 'POST /email (no login)': [401, {}] });
 
   const health = await step('GET /health', 'GET', '/health');
   expect(health.body).toEqual({ ok: true });
@@ -234,6 +239,9 @@ async function flow(proxy: CountingProxy, url: string): Promise<void> {
 
   const cart = await step('POST /cart', 'POST', '/cart', sid, { item: 'apple' });
   expect(cart.body).toEqual({ cart: ['apple'] });
+
+  const email = await step('POST /email', 'POST', '/email', sid, { email: 'a@example.com' });
+  expect(email.body).toEqual({ email: 'a@example.com' }); // logged in just now: requireFreshAuth(300) lets it through
 
   const me = await step('GET /me', 'GET', '/me', sid);
   expect(me.body).toEqual({ user: { name: 'alice' }, cart: ['apple'] });
@@ -274,7 +282,7 @@ afterAll(async () => {
 });
 
 describe.each(CASES)('$title', ({ app, platform, node }) => {
-  it('passes its own tsc, then runs login → write → read → logout; GET /health costs 0 DynamoDB calls', async () => {
+  it('passes its own tsc, then runs step-up refused → login → step-up → write → read → logout; GET /health costs 0 DynamoDB calls', async () => {
     const dir = await prepared.get(app)!;
     const nodeBinary = node === '22' ? await node22! : process.execPath;
     const proxy = new CountingProxy(new URL(endpoint()));

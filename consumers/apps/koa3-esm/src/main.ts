@@ -3,12 +3,13 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import { DynamoDbStore } from 'dynamo-session';
-import { session } from 'dynamo-session/koa';
+import { requireFreshAuth, session } from 'dynamo-session/koa';
 
 declare module 'dynamo-session' {
   interface SessionData {
     user?: { name: string };
     cart?: string[];
+    email?: string;
   }
 }
 
@@ -31,9 +32,14 @@ router.get('/health', (ctx) => {
 router.post('/login', async (ctx) => {
   const { name } = ctx.request.body as { name: string };
   const s = await ctx.session;
-  s.regenerate(); // a new id at login
+  s.login(name); // a new id, the user and the time of the login
   s.user = { name };
   ctx.body = { user: s.user };
+});
+router.post('/email', requireFreshAuth(300), async (ctx) => {
+  const s = await ctx.session; // a login within 5 minutes, or 401 before this runs
+  s.email = (ctx.request.body as { email: string }).email;
+  ctx.body = { email: s.email };
 });
 router.post('/cart', async (ctx) => {
   const { item } = ctx.request.body as { item: string };

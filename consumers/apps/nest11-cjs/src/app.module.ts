@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Module, Post } from '@nestjs/common';
 import { DynamoDbStore } from 'dynamo-session';
-import { Session, SessionModule } from 'dynamo-session/nest'; // not @nestjs/common's Session
+import { RequireFreshAuth, Session, SessionModule } from 'dynamo-session/nest'; // not @nestjs/common's Session
 
 interface User {
   name: string;
@@ -9,6 +9,7 @@ interface User {
 interface ShopSession {
   user?: User;
   cart?: string[];
+  email?: string;
 }
 
 @Controller()
@@ -20,9 +21,16 @@ export class ShopController {
 
   @Post('login')
   login(@Session() session: Session<ShopSession>, @Body('name') name: string): { user: User } {
-    session.regenerate(); // a new id at login
+    session.login(name); // a new id, the user and the time of the login
     session.user = { name };
     return { user: session.user };
+  }
+
+  @Post('email')
+  @RequireFreshAuth(300) // a login within 5 minutes, or 401 before the handler runs
+  email(@Session() session: Session<ShopSession>, @Body('email') email: string): { email: string } {
+    session.email = email;
+    return { email: session.email };
   }
 
   @Post('cart')
