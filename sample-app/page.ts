@@ -1,7 +1,10 @@
+import { FRESH_AUTH_SECONDS } from './account';
+
 /**
  * The sample's single page; it talks to the JSON API with fetch, so the session cookie does the rest.
  * Each action makes one request and renders its answer; an error stays on the page until the next action.
  * The "DynamoDB calls" panel is a demo aid (sample-app/dynamodb-calls.ts): it shows what each request cost.
+ * Text from the server (names, items, user agents) goes in with textContent only, never as HTML.
  */
 export function samplePage(framework: string): string {
   return `<!doctype html>
@@ -20,6 +23,10 @@ export function samplePage(framework: string): string {
   #calls p { margin: .25rem 0; }
   #calls .note { color: #5a6275; font-size: .85rem; }
   #calls button { font-size: .85rem; padding: .15rem .45rem; }
+  #devices li { margin: .25rem 0; overflow-wrap: anywhere; }
+  #devices .seen { color: #5a6275; font-size: .85rem; }
+  #devices button { font-size: .85rem; padding: .15rem .45rem; margin-left: .5rem; }
+  #reauth { background: #fff8e1; border-radius: 6px; padding: .5rem .75rem; margin-top: .5rem; }
 </style>
 </head>
 <body>
@@ -35,6 +42,22 @@ export function samplePage(framework: string): string {
   <ul id="cart"></ul>
   <form id="add"><input id="item" name="item" placeholder="Item" autocomplete="off"> <button>Add to cart</button></form>
 </section>
+<section id="account">
+  <h2>E-mail</h2>
+  <p>Your e-mail: <strong id="email-shown">none</strong></p>
+  <form id="email"><input id="email-address" name="email" type="email" placeholder="new@example.com" autocomplete="off"> <button>Change e-mail</button></form>
+  <form id="reauth" hidden>
+    <p id="reauth-why">Changing your e-mail needs a login within the last ${FRESH_AUTH_SECONDS / 60} minutes. Enter your name again to confirm it is you.</p>
+    <input id="reauth-name" name="name" placeholder="Your name" autocomplete="off"> <button>Confirm and change</button>
+    <button id="reauth-cancel" type="button">Cancel</button>
+  </form>
+</section>
+<section id="devices-panel">
+  <h2>Your devices</h2>
+  <p id="devices-empty">No other device is signed in as you.</p>
+  <ul id="devices"></ul>
+  <button id="devices-refresh" type="button">Refresh</button> <button id="sign-out-others" type="button">Sign out other devices</button>
+</section>
 <p id="error" role="alert"></p>
 <section id="calls" aria-live="polite">
   <h2>DynamoDB calls of the last request</h2>
@@ -46,18 +69,25 @@ export function samplePage(framework: string): string {
 </section>
 <script>
 const $ = (id) => document.getElementById(id);
+/** The calls panel: requests started, and the latest one whose calls it shows. */
+let started = 0;
+let shown = 0;
 
-/** One API request, sent with an id the calls panel then asks about. Throws the server's message on an error status. */
+/**
+ * One API request, sent with an id the calls panel then asks about. Throws the server's message on an error
+ * status, with the status as the error's status property (a 401 from "change e-mail" asks for the name again).
+ */
 async function api(method, path, body) {
   const id = Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 12);
+  const order = ++started; // the panel shows the request that started last, whichever answers last
   const headers = { 'x-sample-request': id };
   if (body) headers['content-type'] = 'application/json';
   const res = await fetch(path, { method, headers, body: body && JSON.stringify(body) });
   const text = await res.text();
   let json = {};
   try { json = JSON.parse(text); } catch { /* Koa answers its errors in plain text */ }
-  await showCalls(method + ' ' + path, id);
-  if (!res.ok) throw new Error(res.status + ' ' + (json.message || text || res.statusText));
+  await showCalls(method + ' ' + path, id, order);
+  if (!res.ok) throw Object.assign(new Error(res.status + ' ' + (json.message || text || res.statusText)), { status: res.status });
   return json;
 }
 
@@ -75,19 +105,58 @@ function onAction(element, event, action) {
   });
 }
 
+/** Whether the page shows a signed-in user: only then does a 401 from "change e-mail" ask for the name again. */
+let signedIn = false;
 /** Renders what an answer carries; fields it does not carry stay as they are. */
 function render(state) {
-  if ('user' in state) $('user').textContent = state.user ? state.user.name : 'nobody';
+  if ('user' in state) {
+    signedIn = Boolean(state.user);
+    $('user').textContent = state.user ? state.user.name : 'nobody';
+    if (!state.user) { renderDevices([]); $('reauth').hidden = true; }
+  }
+  if ('email' in state) $('email-shown').textContent = state.email || 'none';
   if ('views' in state) $('views').textContent = String(state.views ?? 0);
   if ('cart' in state) {
     $('cart').replaceChildren(...(state.cart || []).map((i) => { const li = document.createElement('li'); li.textContent = i.name + ' × ' + i.qty; return li; }));
   }
 }
-const signedOut = { user: null, cart: [], views: 0 };
+const signedOut = { user: null, cart: [], views: 0, email: null };
 
-let shown = 0;
-async function showCalls(request, id) {
-  const mine = ++shown;
+/** "Your devices": the user's other sessions, each with its own "Sign out". */
+function renderDevices(devices) {
+  $('devices').replaceChildren(...devices.map((device) => {
+    const li = document.createElement('li');
+    li.dataset.handle = device.handle;
+    const agent = document.createElement('span');
+    agent.className = 'agent';
+    agent.textContent = device.userAgent || 'unknown browser';
+    const seen = document.createElement('span');
+    seen.className = 'seen';
+    seen.textContent = (device.ip ? ' · ' + device.ip : '') + ' · last seen ' + new Date(device.lastSeenAt).toLocaleString();
+    const signOut = document.createElement('button');
+    signOut.type = 'button';
+    signOut.className = 'sign-out';
+    signOut.textContent = 'Sign out';
+    onAction(signOut, 'click', async () => {
+      try {
+        await api('POST', '/api/devices/sign-out', { handle: device.handle });
+      } catch (err) {
+        if (err.status === 404) await loadDevices(); // signed out already, or expired: show what is left
+        throw err;
+      }
+      li.remove(); // not listed again: the index behind the list may lag the sign-out by a moment
+      $('devices-empty').hidden = $('devices').children.length > 0;
+    });
+    li.append(agent, seen, signOut);
+    return li;
+  }));
+  $('devices-empty').hidden = devices.length > 0;
+}
+async function loadDevices() {
+  renderDevices((await api('GET', '/api/devices')).devices);
+}
+
+async function showCalls(request, id, order) {
   let summary;
   let lines = [];
   try {
@@ -101,7 +170,8 @@ async function showCalls(request, id) {
   } catch (err) {
     summary = 'not recorded (' + err.message + ')';
   }
-  if (mine !== shown) return; // a later request's calls are on their way
+  if (order < shown) return; // a later request's calls are shown already
+  shown = order;
   $('calls-request').textContent = request;
   $('calls-summary').textContent = summary;
   $('calls-list').replaceChildren(...lines.map((text) => { const li = document.createElement('li'); li.textContent = text; return li; }));
@@ -121,19 +191,49 @@ function describeCall(call) {
   return parts.join(' · ');
 }
 
-onAction($('login'), 'submit', async () => render(await api('POST', '/api/login', { name: $('name').value })));
+onAction($('login'), 'submit', async () => {
+  render(await api('POST', '/api/login', { name: $('name').value }));
+  await loadDevices();
+});
 onAction($('add'), 'submit', async () => {
   render(await api('POST', '/api/cart', { item: $('item').value }));
   $('item').value = '';
 });
 onAction($('logout'), 'click', async () => { await api('POST', '/api/logout'); render(signedOut); });
 onAction($('logout-everywhere'), 'click', async () => { await api('POST', '/api/logout-everywhere'); render(signedOut); });
+onAction($('devices-refresh'), 'click', loadDevices);
+onAction($('sign-out-others'), 'click', async () => {
+  await api('POST', '/api/devices/sign-out-others');
+  renderDevices([]);
+});
+/** Changes the e-mail; a 401 (no login within the last minutes) asks for the name again, and the change waits for it. */
+async function changeEmail() {
+  try {
+    render(await api('POST', '/api/email', { email: $('email-address').value }));
+  } catch (err) {
+    if (err.status !== 401 || !signedIn) throw err; // nobody to confirm: the message says to log in
+    $('reauth').hidden = false;
+    $('reauth-name').focus();
+    return;
+  }
+  $('reauth').hidden = true;
+  $('email-address').value = '';
+}
+onAction($('email'), 'submit', changeEmail);
+onAction($('reauth'), 'submit', async () => {
+  render(await api('POST', '/api/reauth', { name: $('reauth-name').value }));
+  $('reauth-name').value = '';
+  await changeEmail(); // the change it asked for, now with a fresh login
+});
+onAction($('reauth-cancel'), 'click', () => { $('reauth').hidden = true; });
 onAction($('try-health'), 'click', () => api('GET', '/health'));
 onAction($('try-read'), 'click', async () => render(await api('GET', '/api/cart')));
 // The page view: counts one in the session, and shows who is signed in and the cart.
 (async () => {
   try {
-    render({ ...signedOut, ...(await api('GET', '/api/me')) });
+    const me = await api('GET', '/api/me');
+    render({ ...signedOut, ...me });
+    if (me.user) await loadDevices();
   } catch (err) {
     $('error').textContent = err.message;
   }

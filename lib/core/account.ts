@@ -2,6 +2,7 @@ import { jitteredDelay, sleep } from './backoff';
 import { SessionConfigError, SessionConflictError, SessionNotFoundError, SessionReauthenticationRequiredError } from './errors';
 import type { SessionEvents } from './events';
 import { hasExpired } from './expiry';
+import type { Logger } from './logger';
 import type { PrincipalSession, SessionStore, StoredSession } from './session-store';
 
 /** A session of the same user, as otherSessions() lists it ("your devices"). */
@@ -48,10 +49,13 @@ export function authAgeOf(authenticatedAt: number | undefined, now: number): num
 
 /**
  * The sessions a login evicts under `maxSessionsPerPrincipal`: the current one takes one place, the most
- * recently used others the rest. `own` (the new session, the one it replaced) is never evicted.
+ * recently used others the rest. `own` (the new session, the one it replaced, which the index may still
+ * list) never counts and never goes. Only sessions last used before the login (`loginAt`, epoch ms) go: two
+ * logins at the same moment, each seeing the other, must not end each other (then one stays over the limit
+ * until the next login).
  */
-export function evictionVictims(found: readonly PrincipalSession[], limit: number, own: ReadonlySet<string>): PrincipalSession[] {
-  return byRecentUse(found.filter((s) => !own.has(s.key))).slice(Math.max(0, limit - 1));
+export function evictionVictims(found: readonly PrincipalSession[], limit: number, own: ReadonlySet<string>, loginAt: number): PrincipalSession[] {
+  return byRecentUse(found.filter((s) => !own.has(s.key))).slice(Math.max(0, limit - 1)).filter((s) => s.lastAccessedAt < loginAt);
 }
 
 /** Most recently used first; ties by creation, then key, so the choice never depends on the index's order. */
@@ -73,7 +77,7 @@ export function checkFreshAuthLimit(maxAgeSeconds: unknown, where: string): numb
  */
 export function assertFreshAuth(session: { readonly principal: string | undefined; authAge(): number | undefined }, maxAgeSeconds: number): void {
   const age = session.principal === undefined ? undefined : session.authAge();
-  if (age === undefined || age > maxAgeSeconds) throw new SessionReauthenticationRequiredError(maxAgeSeconds, age);
+  if (age === undefined || age > maxAgeSeconds) throw new SessionReauthenticationRequiredError(maxAgeSeconds, age, session.principal !== undefined);
 }
 
 export interface AccountDeps {
@@ -81,6 +85,7 @@ export interface AccountDeps {
   readonly events: SessionEvents;
   readonly now: () => number;
   readonly maxRetries: number;
+  readonly logger: Logger;
 }
 
 /**
@@ -136,8 +141,8 @@ export class AccountControls {
   }
 
   endOther(handle: string, principal: string | undefined): void {
-    if (typeof handle !== 'string') throw new TypeError('destroyOther needs a handle from otherSessions()');
-    this.targets.set(handle, principal);
+    // Handles come back from clients: anything but a string names no session (404 at commit), never a 500.
+    this.targets.set(typeof handle === 'string' ? handle : '', principal);
   }
 
   endOthers(principal: string | undefined): void {
@@ -180,17 +185,25 @@ export class AccountControls {
     this.allOthersOf = null;
   }
 
-  /** After a login was stored under `key`: the user's sessions beyond the limit go, least recently used first. */
+  /**
+   * After a login was stored under `key`: the user's sessions beyond the limit go, least recently used first.
+   * The login is stored and answered whatever happens here: a store failure only logs, and the next login of
+   * the user counts again (as it does for a session the eventually consistent index did not show yet).
+   */
   async evict(principal: string, limit: number | undefined, own: ReadonlySet<string>, key: string): Promise<void> {
     this.loginPending = false;
     this.deps.events.emit('login', { key });
-    if (limit === undefined) return;
-    // The index is eventually consistent: a session stored a moment ago may be missing, and is then counted at the next login.
-    const victims = evictionVictims(await this.deps.store.findByPrincipal(principal, this.deps.now()), limit, own);
-    await this.endAll(victims.map((s) => ({ key: s.key, principal })), (ended) => {
-      this.deps.events.emit('destroyed', { key: ended });
-      this.deps.events.emit('evicted', { key: ended, by: key });
-    });
+    if (limit === undefined || this.authenticatedAt === undefined) return;
+    const loginAt = this.authenticatedAt;
+    try {
+      const victims = evictionVictims(await this.deps.store.findByPrincipal(principal, this.deps.now()), limit, own, loginAt);
+      await this.endAll(victims.map((s) => ({ key: s.key, principal })), (ended) => {
+        this.deps.events.emit('destroyed', { key: ended });
+        this.deps.events.emit('evicted', { key: ended, by: key });
+      });
+    } catch (error) {
+      this.deps.logger.warn(`maxSessionsPerPrincipal: could not end the sessions over the limit after a login (the next login tries again): ${(error as Error).message}`);
+    }
   }
 
   /** The session under `key` when it is live and belongs to `principal`. */

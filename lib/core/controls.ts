@@ -13,13 +13,13 @@ export function checkMaxInactiveInterval(seconds: number, rotationPeriod: number
   }
 }
 
-/** setPrincipal's argument: a short user id (it is stored with the session and indexed), or null. */
-export function checkPrincipal(principal: string | null): void {
-  if (principal === null) return;
+/** setPrincipal's (or login's) argument: a short user id (it is stored with the session and indexed), or null. */
+export function checkPrincipal(principal: string | null, caller: 'setPrincipal' | 'login' = 'setPrincipal'): void {
+  if (principal === null && caller === 'setPrincipal') return;
   if (typeof principal !== 'string' || principal === '') {
-    throw new TypeError('setPrincipal needs a non-empty string (a user id), or null');
+    throw new TypeError(`${caller} needs a non-empty string (a user id)${caller === 'setPrincipal' ? ', or null' : ''}`);
   }
   if (Buffer.byteLength(principal, 'utf8') > MAX_PRINCIPAL_BYTES) {
-    throw new RangeError(`setPrincipal needs a user id of at most ${MAX_PRINCIPAL_BYTES} bytes; store a short stable id, not a profile`);
+    throw new RangeError(`${caller} needs a user id of at most ${MAX_PRINCIPAL_BYTES} bytes; store a short stable id, not a profile`);
   }
 }

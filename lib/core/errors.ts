@@ -125,12 +125,16 @@ export class SessionReauthenticationRequiredError extends SessionError {
     readonly maxAgeSeconds: number,
     /** Seconds since the last login; undefined when the session has no logged-in user. */
     readonly authAge: number | undefined,
+    /** The session has a user, set with setPrincipal() rather than logged in with login(). */
+    hasUser = false,
   ) {
     super(
-      authAge === undefined
-        ? `This action needs a logged-in user (a login within the last ${maxAgeSeconds} s); the session has none. Log in, then retry.`
-        : `This action needs a login within the last ${maxAgeSeconds} s; the last one was ${authAge} s ago. ` +
-          `Ask for the credentials again and call session.login(userId), then retry.`,
+      authAge !== undefined
+        ? `This action needs a login within the last ${maxAgeSeconds} s; the last one was ${authAge} s ago. ` +
+          `Ask for the credentials again and call session.login(userId), then retry.`
+        : hasUser
+          ? `This action needs a login within the last ${maxAgeSeconds} s; this session's user was set without session.login(userId). Log in, then retry.`
+          : `This action needs a logged-in user (a login within the last ${maxAgeSeconds} s); the session has none. Log in, then retry.`,
     );
   }
 }

@@ -1,4 +1,4 @@
-import { AccountControls, clientInfoOf, OtherSession } from './account';
+import { AccountControls, assertFreshAuth, clientInfoOf, OtherSession } from './account';
 import { decodeAttributes, encodeAttributes, toStored } from './attribute-codec';
 import { resolveConflict } from './commit-conflict';
 import { checkMaxInactiveInterval, checkPrincipal } from './controls';
@@ -57,16 +57,16 @@ export class SessionContext implements SessionState {
   /** The load's store error under onStoreError 'continue-without-session': this request never writes. */
   private detachedBy: SessionStoreError | undefined;
   private commitChain: Promise<unknown> = Promise.resolve();
-  /** login(), authAge(), "your devices". */
-  private readonly account: AccountControls;
+  /** The login state (authenticatedAt, authAge()) and the other sessions asked to end. */
+  readonly account: AccountControls;
 
   constructor(
     private readonly runtime: SessionRuntime,
     readonly request: RequestInfo,
   ) {
     this.ignored = isIgnoredRequest(runtime.options, request.path, request.headers);
-    const { store, now, maxCommitRetries } = runtime.options;
-    this.account = new AccountControls({ store, events: runtime.events, now, maxRetries: maxCommitRetries });
+    const { store, now, maxCommitRetries, logger } = runtime.options;
+    this.account = new AccountControls({ store, events: runtime.events, now, maxRetries: maxCommitRetries, logger });
   }
 
   /** The session, loaded on the first call; later calls return the same promise. */
@@ -132,23 +132,23 @@ export class SessionContext implements SessionState {
   }
 
   login(userId: string): void {
-    checkPrincipal(userId);
-    if (userId === null) throw new TypeError('login needs a non-empty string (a user id)');
+    checkPrincipal(userId, 'login');
     this.regenerate();
     this.setPrincipal(userId);
     this.account.loggedIn();
   }
 
-  get authenticatedAt(): number | undefined {
-    return this.account.authenticatedAt;
-  }
-
-  authAge(): number | undefined {
-    return this.account.authAge();
-  }
-
   otherSessions(): Promise<OtherSession[]> {
+    // Without the store (continue-without-session) there is no user to list for: the outage, not "no devices".
+    if (this.detachedBy) return Promise.reject(this.detachedBy);
     return this.account.list(this.principal, this.ownKeys());
+  }
+
+  /** Step-up: resolves when the session's user logged in within `maxAgeSeconds`; 401, or the store's 503, otherwise. */
+  async requireFreshAuth(maxAgeSeconds: number): Promise<void> {
+    const session = await this.load();
+    if (this.detachedBy) throw this.detachedBy;
+    assertFreshAuth(session, maxAgeSeconds);
   }
 
   destroyOther(handle: string): void {
@@ -162,9 +162,9 @@ export class SessionContext implements SessionState {
     this.account.endOthers(this.principal);
   }
 
-  /** The keys this session has or had in this request: never "another" session. */
+  /** The keys this session has or had in this request (the index may still list a replaced one): never "another" session. */
   private ownKeys(): Set<string> {
-    const keys = new Set([storageKeyOf(this.id)]);
+    const keys = new Set([storageKeyOf(this.id), ...this.staleKeys]);
     if (this.baseline) keys.add(this.baseline.key);
     if (this.retired) keys.add(this.retired.key);
     return keys;
@@ -229,11 +229,13 @@ export class SessionContext implements SessionState {
     try {
       const now = this.runtime.options.now();
       const encoded = encodeAttributes(this.session, this.runtime.codec);
+      const own = this.ownKeys();
       // Before this session's own write: a handle of no session of this user (404) then leaves everything as it was.
-      await this.account.endAsked(this.ownKeys());
+      await this.account.endAsked(own);
       const result = this.baseline ? await this.commitToStoredItem(this.baseline, encoded, now) : await this.commitNewItem(encoded, now);
       if (this.account.loginPending && this.baseline && this.principal !== undefined) {
-        await this.account.evict(this.principal, this.runtime.options.maxSessionsPerPrincipal, this.ownKeys(), this.baseline.key);
+        for (const key of this.ownKeys()) own.add(key);
+        await this.account.evict(this.principal, this.runtime.options.maxSessionsPerPrincipal, own, this.baseline.key);
       }
       return result;
     } finally {
@@ -303,7 +305,7 @@ export class SessionContext implements SessionState {
     }
     const key = storageKeyOf(this.id);
     // A new item is made by the client in front of us: created, logged in, or regenerated.
-    if (options.recordClientInfo) this.account.client = clientInfoOf(this.request.headers['user-agent'], this.request.ip);
+    this.account.client = options.recordClientInfo ? clientInfoOf(this.request.headers['user-agent'], this.request.ip) : {};
     if (this.account.loginPending) this.account.authenticatedAt = now; // the login's time is its commit's
     const times = newSessionTimes(now, options.absoluteTimeout, this.maxInactiveInterval, this.carriedTimes, {
       maxInactiveInterval: this.ownMaxInactiveInterval, principal: this.principal, authenticatedAt: this.account.authenticatedAt, ...this.account.client,

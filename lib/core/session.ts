@@ -1,5 +1,5 @@
 import { SessionKeyError } from './errors';
-import type { OtherSession } from './account';
+import type { AccountControls, OtherSession } from './account';
 
 /**
  * The attributes an app keeps in its sessions. Augment it to type them:
@@ -74,9 +74,8 @@ export interface SessionState {
   touch(): void;
   setMaxInactiveInterval(seconds: number): void;
   setPrincipal(principal: string | null): void;
-  readonly authenticatedAt: number | undefined;
+  readonly account: Pick<AccountControls, 'authenticatedAt' | 'authAge'>;
   login(userId: string): void;
-  authAge(): number | undefined;
   otherSessions(): Promise<OtherSession[]>;
   destroyOther(handle: string): void;
   destroyOthers(): void;
@@ -122,13 +121,13 @@ class SessionObject {
     this.#state.setPrincipal(principal);
   }
   get authenticatedAt(): number | undefined {
-    return this.#state.authenticatedAt;
+    return this.#state.account.authenticatedAt;
   }
   login(userId: string): void {
     this.#state.login(userId);
   }
   authAge(): number | undefined {
-    return this.#state.authAge();
+    return this.#state.account.authAge();
   }
   otherSessions(): Promise<OtherSession[]> {
     return this.#state.otherSessions();

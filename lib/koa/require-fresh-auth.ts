@@ -1,5 +1,5 @@
 import type { Middleware, ParameterizedContext } from 'koa';
-import { assertFreshAuth, checkFreshAuthLimit } from '../core/account';
+import { checkFreshAuthLimit } from '../core/account';
 
 /**
  * Step-up re-authentication for sensitive routes ("change e-mail"): the rest of the chain runs only when the
@@ -11,7 +11,7 @@ import { assertFreshAuth, checkFreshAuthLimit } from '../core/account';
 export function requireFreshAuth(maxAgeSeconds: number): Middleware {
   const limit = checkFreshAuthLimit(maxAgeSeconds, 'requireFreshAuth');
   return async function freshAuthRequired(ctx: ParameterizedContext, next: () => Promise<unknown>): Promise<void> {
-    assertFreshAuth(await ctx.session, limit);
+    await ctx.sessionContext.requireFreshAuth(limit);
     await next();
   };
 }

@@ -1,9 +1,8 @@
 import { applyDecorators, CanActivate, ExecutionContext, UseGuards } from '@nestjs/common';
-import { assertFreshAuth, checkFreshAuthLimit } from '../core/account';
+import { checkFreshAuthLimit } from '../core/account';
 import { SessionError } from '../core/errors';
 import type { AnyRequest } from './request-state';
 import { SessionHttpException } from './session-http-exception';
-import { sessionOf } from './session.decorator';
 import { valveOf } from './session-valve';
 
 /** The guard behind @RequireFreshAuth; it needs nothing injected, so it composes with any module's own guards. */
@@ -11,15 +10,20 @@ export class FreshAuthGuard implements CanActivate {
   constructor(readonly maxAgeSeconds: number) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (context.getType() !== 'http') return true;
+    // Fails closed: a GraphQL resolver or a message handler has no HTTP session to check.
+    if (context.getType() !== 'http') throw new Error('@RequireFreshAuth guards HTTP routes only: this handler has no HTTP session to check');
+    const http = context.switchToHttp();
+    const req = http.getRequest<AnyRequest>();
+    const valve = valveOf(req);
+    if (!valve) throw new Error('@RequireFreshAuth needs SessionModule.forRoot() or forRootAsync() imported in the application');
     try {
-      assertFreshAuth(await sessionOf(context), this.maxAgeSeconds);
+      await valve.context(req).requireFreshAuth(this.maxAgeSeconds);
     } catch (error) {
-      if (!(error instanceof SessionError) || error.status >= 500) throw error;
-      // As the interceptor does for a session error: an HttpException, so Nest answers its status without logging it as a crash.
-      const http = context.switchToHttp();
-      valveOf(http.getRequest<AnyRequest>())?.resetHeaders(http.getRequest<AnyRequest>(), http.getResponse<object>(), error.headers);
-      throw new SessionHttpException(error);
+      if (!(error instanceof SessionError)) throw error;
+      // As the interceptor answers a session error: its own headers (no-store, Retry-After), and a client error as
+      // an HttpException, so Nest answers its status without logging it as a crash.
+      valve.resetHeaders(req, http.getResponse<object>(), error.headers);
+      throw error.status < 500 ? new SessionHttpException(error) : error;
     }
     return true;
   }

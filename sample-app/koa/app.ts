@@ -1,9 +1,10 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
-import { session } from 'dynamo-session/koa';
+import { requireFreshAuth, session } from 'dynamo-session/koa';
 import type { SessionStore } from 'dynamo-session';
 import { samplePage } from '../page';
+import { devicesOf, emailProblem, FRESH_AUTH_SECONDS, handleOf, MAX_TEXT_LENGTH } from '../account';
 import { CALLS_HEADER, callsResponse, withDynamoDbCallLog } from '../dynamodb-calls';
 
 interface CartItem {
@@ -11,14 +12,11 @@ interface CartItem {
   readonly qty: number;
 }
 
-/** Longer names and items are refused: the session is no place for megabytes of client text. */
-const MAX_TEXT_LENGTH = 200;
-
 /**
  * One text field of the JSON body: a string, or a number for items, trimmed and of bounded length.
  * Checked by type, never converted with String(): a client's object can make that throw or recurse.
  */
-function textField(ctx: Koa.Context, field: 'name' | 'item', acceptNumber: boolean): string {
+function textField(ctx: Koa.Context, field: 'name' | 'item' | 'email', acceptNumber: boolean): string {
   const body: unknown = ctx.request.body;
   const raw = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)[field] : undefined;
   const value = typeof raw === 'string' ? raw.trim() : acceptNumber && typeof raw === 'number' && Number.isFinite(raw) ? String(raw) : '';
@@ -39,7 +37,7 @@ function bodyError(error: unknown, ctx: Koa.Context): never {
   throw error;
 }
 
-/** The Koa sample: login, a cart, a page-view counter and logout, as a page plus a JSON API. */
+/** The Koa sample: login, a cart, a page-view counter, your devices, a change of e-mail and logout, as a page plus a JSON API. */
 export function createKoaSample(store: SessionStore, secrets: string[]): Koa {
   const app = new Koa();
   const router = new Router();
@@ -48,7 +46,8 @@ export function createKoaSample(store: SessionStore, secrets: string[]): Koa {
   app.use(bodyParser({ onError: bodyError }));
   // A name and a cart take a few KB: a session far larger is a client filling it with its own text. The library
   // refuses it with a 413 before any write (the default bound, 1 MiB, is for every app; this one knows better).
-  app.use(session({ store, secrets, ignoreUris: ['/health'], maxSessionBytes: 64 * 1024 }));
+  // recordClientInfo: each session keeps the browser (User-Agent) and address it logged in from, for "Your devices".
+  app.use(session({ store, secrets, ignoreUris: ['/health'], maxSessionBytes: 64 * 1024, recordClientInfo: true }));
 
   router.get('/health', (ctx) => {
     ctx.body = { ok: true };
@@ -60,7 +59,7 @@ export function createKoaSample(store: SessionStore, secrets: string[]): Koa {
   router.get('/api/me', async (ctx) => {
     const s = await ctx.session;
     s['views'] = ((s['views'] as number | undefined) ?? 0) + 1;
-    ctx.body = { user: s['user'] ?? null, cart: s['cart'] ?? [], views: s['views'] };
+    ctx.body = { user: s['user'] ?? null, cart: s['cart'] ?? [], views: s['views'], email: s['email'] ?? null };
   });
   router.get('/api/cart', async (ctx) => {
     const s = await ctx.session; // read only: nothing changes, so nothing is written
@@ -69,9 +68,43 @@ export function createKoaSample(store: SessionStore, secrets: string[]): Koa {
   router.post('/api/login', async (ctx) => {
     const name = textField(ctx, 'name', false);
     const s = await ctx.session;
-    s.regenerate(); // a new id at login defeats session fixation
+    if (s.principal !== name) delete s['email']; // the previous user's, if any
+    s.login(name); // a new id (defeats session fixation), the user (for "Your devices"), and the time of this login
     s['user'] = { name };
     ctx.body = { user: s['user'] };
+  });
+  // "Is it you?": the name again (a real app asks for the password) renews the login, so "change e-mail" may go ahead.
+  router.post('/api/reauth', async (ctx) => {
+    const name = textField(ctx, 'name', false);
+    const s = await ctx.session;
+    if (s.principal === undefined) ctx.throw(401, 'nobody is logged in: log in first');
+    if (name !== s.principal) ctx.throw(401, 'that is not the name you logged in with');
+    s.login(name);
+    ctx.body = { user: s['user'] ?? null };
+  });
+  // Needs a login within FRESH_AUTH_SECONDS: otherwise a 401 before the handler, and the page asks for the name again.
+  router.post('/api/email', requireFreshAuth(FRESH_AUTH_SECONDS), async (ctx) => {
+    const email = textField(ctx, 'email', false);
+    const problem = emailProblem(email);
+    if (problem) ctx.throw(400, problem);
+    const s = await ctx.session;
+    s['email'] = email; // a real app writes it to its user database; the sample has only the session
+    ctx.body = { email };
+  });
+  // "Your devices": this user's other sessions (never the current one, never another user's).
+  router.get('/api/devices', async (ctx) => {
+    ctx.body = { devices: devicesOf(await (await ctx.session).otherSessions()) };
+  });
+  router.post('/api/devices/sign-out', async (ctx) => {
+    const body: unknown = ctx.request.body;
+    const handle = handleOf(body !== null && typeof body === 'object' ? (body as Record<string, unknown>)['handle'] : undefined);
+    if (handle === undefined) return ctx.throw(400, 'handle is required: one from GET /api/devices');
+    (await ctx.session).destroyOther(handle); // at commit; a handle of no session of this user is a 404
+    ctx.body = { ok: true };
+  });
+  router.post('/api/devices/sign-out-others', async (ctx) => {
+    (await ctx.session).destroyOthers();
+    ctx.body = { ok: true };
   });
   router.post('/api/cart', async (ctx) => {
     const item = textField(ctx, 'item', true);

@@ -12,7 +12,8 @@ export class AppModule {
       module: AppModule,
       // A name and a cart take a few KB: a session far larger is a client filling it with its own text. The library
       // refuses it with a 413 before any write (the default bound, 1 MiB, is for every app; this one knows better).
-      imports: [SessionModule.forRoot({ store, secrets, ignoreUris: ['/health'], maxSessionBytes: 64 * 1024 })],
+      // recordClientInfo: each session keeps the browser (User-Agent) and address it logged in from, for "Your devices".
+      imports: [SessionModule.forRoot({ store, secrets, ignoreUris: ['/health'], maxSessionBytes: 64 * 1024, recordClientInfo: true })],
       // DynamoDbCallsController is a demo aid (sample-app/dynamodb-calls.ts) for the page's "DynamoDB calls" panel.
       controllers: [ShopController, DynamoDbCallsController],
     };

@@ -1,7 +1,9 @@
 import { expect } from '@jest/globals';
-import { MemoryStore, SessionNotFoundError, SessionStore } from '../../lib';
-import type { SessionEventMap } from '../../lib';
+import { MemoryStore, SessionNotFoundError, SessionStore, SessionStoreUnavailableError } from '../../lib';
+import type { Logger, SessionEventMap } from '../../lib';
 import { dropTable, getItem, READ_CALL, storeOnNewTable } from '../support/dynamodb';
+import { FaultyStore } from '../support/faulty-store';
+import { LaggingIndexStore } from '../support/lagging-index-store';
 import { keyOf } from '../support/cookies';
 import { testManager } from '../support/manager';
 
@@ -234,6 +236,127 @@ describe('account controls on DynamoDB', () => {
   });
 });
 
+describe('account controls on a shared table (keyPrefix)', () => {
+  it("one app never lists, signs out or evicts another app's sessions of the same user id", async () => {
+    const { store: shop, tableName } = await storeOnNewTable({ keyPrefix: 'shop:' });
+    try {
+      const { store: blog } = await storeOnNewTable({ tableName }); // no prefix: '' starts every key
+      const { store: shopping } = await storeOnNewTable({ tableName, keyPrefix: 'shop' }); // a prefix of the other's
+      const inShop = testManager({ recordClientInfo: true }, shop);
+      await inShop.run((s) => s.login('42'), { headers: { 'user-agent': 'ShopBrowser' } });
+      const inShopping = testManager({}, shopping);
+      await inShopping.run((s) => s.login('42'));
+      const inBlog = testManager({ maxSessionsPerPrincipal: 1 }, blog);
+      await inBlog.run((s) => s.login('42')); // limit 1: it would evict every other session it saw
+      await inBlog.run(async (s) => {
+        expect(await s.otherSessions()).toEqual([]);
+        s.destroyOthers();
+      });
+      expect(await shop.get(keyOf(inShop.cookie()!))).toMatchObject({ principal: '42' });
+      expect(await shopping.get(keyOf(inShopping.cookie()!))).toMatchObject({ principal: '42' });
+      expect(await blog.destroyByPrincipal('42')).toBe(1);
+      expect((await shop.findByPrincipal('42')).map((s) => s.key)).toEqual([keyOf(inShop.cookie()!)]);
+    } finally {
+      await dropTable(tableName);
+    }
+  });
+});
+
+describe('account controls where the principal index lags (as a GSI may)', () => {
+  it('a second login of the same session (step-up) never counts the session it replaced', async () => {
+    const store = new LaggingIndexStore();
+    const laptop = testManager({ maxSessionsPerPrincipal: 2 }, store);
+    const phone = testManager({ maxSessionsPerPrincipal: 2, now: () => laptop.clock.now }, store);
+    await laptop.run((s) => s.login('ada'));
+    laptop.clock.now += 1000;
+    await phone.run((s) => s.login('ada'));
+    laptop.clock.now += 1000;
+    await phone.run((s) => s.login('ada')); // the index still lists phone's previous session, deleted a moment ago
+    expect((await store.live('ada', laptop.clock.now)).map((s) => s.key).sort()).toEqual([keyOf(laptop.cookie()!), keyOf(phone.cookie()!)].sort());
+  });
+
+  it('two logins at the same moment that each see the other never end each other: one may stay over the limit', async () => {
+    const store = new LaggingIndexStore();
+    store.barrier = 2;
+    const a = testManager({ maxSessionsPerPrincipal: 1 }, store);
+    const b = testManager({ maxSessionsPerPrincipal: 1, now: () => a.clock.now }, store);
+    const [ra, rb] = [a.request(), b.request()];
+    (await ra.load()).login('ada');
+    (await rb.load()).login('ada');
+    await Promise.all([ra.commit(), rb.commit()]);
+    expect(await store.live('ada', a.clock.now)).toHaveLength(2);
+    store.barrier = 0;
+    a.clock.now += 1000;
+    await b.run((s) => s.login('ada'), { headers: {} }); // the next login counts them all
+    expect(await store.live('ada', a.clock.now)).toHaveLength(1);
+  });
+});
+
+describe('account controls when the store fails', () => {
+  it('a login whose eviction meets a store failure is still stored and answered, and says so in the log', async () => {
+    const store = new FaultyStore(new MemoryStore());
+    const warnings: string[] = [];
+    const logger: Logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m), error() {} };
+    const t = testManager({ maxSessionsPerPrincipal: 1, logger }, store);
+    await t.run((s) => void (s['cart'] = ['tea']));
+    store.inject([undefined, undefined, undefined, 'timeout']); // get, create, destroy of the old item, then the index query
+    const result = await t.run((s) => s.login('ada'));
+    expect(result.headers.some(([name]) => name === 'Set-Cookie')).toBe(true);
+    expect(await store.get(keyOf(t.cookie()!))).toMatchObject({ principal: 'ada', data: { cart: '["tea"]' } });
+    expect(warnings).toEqual([expect.stringMatching(/^maxSessionsPerPrincipal: could not end the sessions over the limit after a login \(the next login tries again\)/)]);
+  });
+
+  it("under continue-without-session, step-up and the device list answer the store's 503, not 401 or an empty list", async () => {
+    const store = new FaultyStore(new MemoryStore());
+    const t = testManager({ onStoreError: 'continue-without-session', logger: { debug() {}, info() {}, warn() {}, error() {} } }, store);
+    await t.run((s) => s.login('ada'));
+    store.inject(['timeout']);
+    const ctx = t.request();
+    await expect(ctx.requireFreshAuth(300)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+    await expect((await ctx.load()).otherSessions()).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+  });
+});
+
+describe('account controls: odd input and double asks', () => {
+  it('destroyOther() of a non-string is a 404 at commit, never a 500', async () => {
+    const t = testManager();
+    await t.run((s) => s.login('ada'));
+    await expect(t.run((s) => s.destroyOther(123 as unknown as string))).rejects.toBeInstanceOf(SessionNotFoundError);
+    await expect(t.run((s) => s.destroyOther({ toString: () => { throw new Error('no'); } } as unknown as string))).rejects.toBeInstanceOf(SessionNotFoundError);
+  });
+
+  it('destroyOthers() then destroy(): every session of the user goes, each once', async () => {
+    const store = new MemoryStore();
+    const t = testManager({}, store);
+    const u = testManager({ now: () => t.clock.now }, store);
+    const destroyed: string[] = [];
+    t.manager.on('destroyed', (e) => destroyed.push(e.key));
+    await u.run((s) => s.login('ada'));
+    await t.run((s) => s.login('ada'));
+    const keys = [keyOf(t.cookie()!), keyOf(u.cookie()!)];
+    destroyed.length = 0;
+    await t.run((s) => {
+      s.destroyOthers();
+      s.destroy();
+    });
+    expect(destroyed.sort()).toEqual(keys.sort());
+    expect(store.size).toBe(0);
+  });
+
+  it('with recordClientInfo off, nothing about the client is stored, not even what was recorded while it was on', async () => {
+    const store = new MemoryStore();
+    const on = testManager({ recordClientInfo: true }, store);
+    await on.run((s) => s.login('ada'), { headers: { 'user-agent': 'A' }, ip: '192.0.2.1' });
+    expect(await store.get(keyOf(on.cookie()!))).toMatchObject({ userAgent: 'A', ip: '192.0.2.1' });
+    const off = testManager({ now: () => on.clock.now }, store);
+    off.setCookie(on.cookie());
+    await off.run((s) => s.regenerate(), { headers: { 'user-agent': 'B' }, ip: '192.0.2.2' });
+    const moved = await store.get(keyOf(off.cookie()!));
+    expect(moved).not.toHaveProperty('userAgent');
+    expect(moved).not.toHaveProperty('ip');
+  });
+});
+
 describe('account controls on MemoryStore', () => {
   it('login, eviction, listing and sign-out behave as on DynamoDB', async () => {
     const store = new MemoryStore();
@@ -245,6 +368,7 @@ describe('account controls on MemoryStore', () => {
     await u.run((s) => s.login('ada'), { headers: { 'user-agent': 'B' } });
     expect(await store.get(first)).toBeUndefined(); // limit 1: the other goes
     await t.run((s) => expect(s.isNew).toBe(true));
+    t.clock.now += 1000;
     await t.run((s) => s.login('ada'), { headers: { 'user-agent': 'A2' }, ip: '192.0.2.1' });
     await u.run(async (s) => {
       expect(s.isNew).toBe(true); // evicted by t's second login

@@ -19,8 +19,9 @@ describe('evictionVictims: which sessions a login ends under maxSessionsPerPrinc
     ['equal use: the newer session stays', 2, [s('old', 10, 1), s('new', 10, 2)], ['old']],
     ['equal use and creation: decided by key, whatever order the index answered in', 2, [s('k2', 10, 1), s('k1', 10, 1)], ['k2']],
     ['nothing found (the index has not caught up)', 1, [], []],
+    ['a session used at or after the login is never ended (a login at the same moment): over the limit until the next login', 1, [s('same', 1_000), s('later', 1_001), s('before', 999)], ['before']],
   ])('%s', (_name, limit, sessions, expected) => {
-    expect(evictionVictims([...sessions], limit, own).map((v) => v.key)).toEqual(expected);
+    expect(evictionVictims([...sessions], limit, own, 1_000).map((v) => v.key)).toEqual(expected);
   });
 });
 
@@ -43,7 +44,7 @@ describe('assertFreshAuth: step-up authentication decides on the loaded session 
     ['logged in just now', session('ada', 0), 1, undefined],
     ['exactly at the limit', session('ada', 300), 300, undefined],
     ['a second over the limit', session('ada', 301), 300, 'This action needs a login within the last 300 s; the last one was 301 s ago. Ask for the credentials again and call session.login(userId), then retry.'],
-    ['a principal set without a login', session('ada', undefined), 300, 'This action needs a logged-in user (a login within the last 300 s); the session has none. Log in, then retry.'],
+    ['a principal set without a login', session('ada', undefined), 300, "This action needs a login within the last 300 s; this session's user was set without session.login(userId). Log in, then retry."],
     ['no user at all', session(undefined, undefined), 300, 'This action needs a logged-in user (a login within the last 300 s); the session has none. Log in, then retry.'],
     ['limit 0: only the login request itself', session('ada', 0), 0, undefined],
   ])('%s', (_name, loaded, limit, message) => {

@@ -7,6 +7,7 @@ import { chromium, Browser, Page } from 'playwright-core';
 import { buildSample, SampleProcess, startSample } from '../support/sample-process';
 import { CHROMIUM_ARGS, chromiumPath } from '../support/chromium';
 import { dropTable, endpoint, randomTableName } from '../support/dynamodb';
+import { ageLogins } from './age-logins';
 
 const ROOT = join(__dirname, '..', '..');
 const MAIN = join(ROOT, 'build', 'sample-app', 'main.js');
@@ -179,10 +180,10 @@ describeInBrowser('the NestJS sample page in headless Chromium', () => {
       await expectText(page, '#cart', cart);
     }
     // Lazy load, then a delta write: the UpdateItem names `cart` and no other session attribute. (The login set a
-    // principal, for "sign out everywhere": the item is in principal-index too, and the write costs a unit there.)
+    // principal, for "Your devices": the item is in the principal-sessions index too, and the write costs a unit there.)
     await expectCalls(page, 'POST /api/cart', '1 Query + 1 UpdateItem', [
       /^Query · [\d.]+ RCU$/,
-      /^UpdateItem · [\d.]+ WCU \([\d.]+ for principal-index\) · sets cart$/,
+      /^UpdateItem · [\d.]+ WCU \([\d.]+ for principal-sessions\) · sets cart$/,
     ]);
     mkdirSync(join(ROOT, '.tmp'), { recursive: true });
     await page.screenshot({ path: join(ROOT, '.tmp', 'sample-page.png'), fullPage: true });
@@ -204,5 +205,139 @@ describeInBrowser('the NestJS sample page in headless Chromium', () => {
     await expectCalls(page, 'GET /health', '0 calls', []);
     await expectText(page, '#error', '');
     await page.close();
+  });
+
+  /** The texts of the "Your devices" list, one per device: its browser, address and last-seen time. */
+  const devicesShown = (page: Page): Promise<string[]> => page.locator('#devices li .agent').allTextContents();
+
+  it('two browsers of one user: one lists the other, signs it out, and the other is logged out on its next request', async () => {
+    const laptop = await browser.newContext({ userAgent: 'Laptop Chromium (spec)' });
+    const phone = await browser.newContext({ userAgent: 'Phone Chromium (spec)' });
+    const stranger = await browser.newContext({ userAgent: 'Stranger Chromium (spec)' });
+    try {
+      const signIn = async (context: typeof laptop, name: string): Promise<Page> => {
+        const page = await context.newPage();
+        await page.goto(sample.url);
+        await page.fill('#name', name);
+        await page.click('#login button');
+        await expectText(page, '#user', name);
+        return page;
+      };
+      const onLaptop = await signIn(laptop, 'Grace');
+      const onPhone = await signIn(phone, 'Grace');
+      const strangers = await signIn(stranger, 'Linus');
+      await onPhone.fill('#item', 'umbrella');
+      await onPhone.click('#add button');
+      await expectText(onPhone, '#cart', 'umbrella × 1');
+
+      // The laptop listed its devices at login, before the phone's: a refresh shows the phone, and only the phone.
+      await expectText(onLaptop, '#devices', '');
+      await onLaptop.click('#devices-refresh');
+      await expectText(onLaptop, '#devices li .agent', 'Phone Chromium (spec)');
+      expect(await devicesShown(onLaptop)).toEqual(['Phone Chromium (spec)']);
+      expect(await onLaptop.locator('#devices li').innerText()).toMatch(/127\.0\.0\.1 · last seen /);
+      expect(await onLaptop.locator('#devices-empty').isVisible()).toBe(false);
+      // The phone logged in second, so it lists the laptop at once; the stranger lists no one of Grace's.
+      await expectText(onPhone, '#devices li .agent', 'Laptop Chromium (spec)');
+      expect(await devicesShown(strangers)).toEqual([]);
+
+      await onLaptop.locator('#devices li', { hasText: 'Phone Chromium (spec)' }).locator('button.sign-out').click();
+      await expectText(onLaptop, '#devices', '');
+      expect(await onLaptop.locator('#devices-empty').isVisible()).toBe(true);
+      await expectText(onLaptop, '#error', '');
+
+      // The phone's page still shows Grace's cart until its next request, which finds no session: an empty cart.
+      expect(await onPhone.locator('#cart').textContent()).toBe('umbrella × 1');
+      await onPhone.click('#try-read');
+      await expectCalls(onPhone, 'GET /api/cart', '1 Query', [/^Query · [\d.]+ RCU$/]);
+      await expectText(onPhone, '#cart', '');
+      await onPhone.reload();
+      await expectText(onPhone, '#user', 'nobody');
+      await expectText(onPhone, '#views', '1');
+      expect(await devicesShown(onPhone)).toEqual([]);
+      // The laptop and the stranger are still who they were.
+      await onLaptop.reload();
+      await expectText(onLaptop, '#user', 'Grace');
+      await expectText(onLaptop, '#devices', '');
+      await strangers.reload();
+      await expectText(strangers, '#user', 'Linus');
+
+      // "Sign out other devices": the phone logs in again, with a second tab's worth of company; both go.
+      await onPhone.fill('#name', 'Grace');
+      await onPhone.click('#login button');
+      await expectText(onPhone, '#user', 'Grace');
+      const tablet = await browser.newContext({ userAgent: 'Tablet Chromium (spec)' });
+      try {
+        const onTablet = await signIn(tablet, 'Grace');
+        await onLaptop.click('#devices-refresh');
+        await onLaptop.waitForFunction(() => document.querySelectorAll('#devices li').length === 2, undefined, { timeout: 10_000 });
+        expect((await devicesShown(onLaptop)).sort()).toEqual(['Phone Chromium (spec)', 'Tablet Chromium (spec)']);
+        await onLaptop.click('#sign-out-others');
+        await expectText(onLaptop, '#devices', '');
+        for (const page of [onPhone, onTablet]) {
+          await page.reload();
+          await expectText(page, '#user', 'nobody');
+        }
+        await onLaptop.reload();
+        await expectText(onLaptop, '#user', 'Grace');
+        await strangers.reload();
+        await expectText(strangers, '#user', 'Linus');
+      } finally {
+        await tablet.close();
+      }
+    } finally {
+      await Promise.all([laptop.close(), phone.close(), stranger.close()]);
+    }
+  });
+
+  it('changes the e-mail after a recent login; past 5 minutes it asks for the name again, then applies the change', async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(sample.url);
+      // Nobody logged in: nobody to confirm, so no prompt; the error says to log in.
+      await expectText(page, '#user', 'nobody');
+      await page.fill('#email-address', 'hedy@example.com');
+      await page.click('#email button');
+      await page.waitForFunction(() => /^401 .*Log in/.test(document.querySelector('#error')?.textContent ?? ''), undefined, { timeout: 10_000 });
+      expect(await page.locator('#reauth').isVisible()).toBe(false);
+      await expectText(page, '#email-shown', 'none');
+
+      await page.fill('#name', 'Hedy');
+      await page.click('#login button');
+      await expectText(page, '#user', 'Hedy');
+
+      await page.fill('#email-address', 'hedy@example.com');
+      await page.click('#email button');
+      await expectText(page, '#email-shown', 'hedy@example.com');
+      expect(await page.locator('#reauth').isVisible()).toBe(false);
+
+      // Six minutes later, as far as the stored login is concerned.
+      expect(await ageLogins(tableName, 'Hedy', 360)).toBe(1);
+      await page.fill('#email-address', 'hedy@example.org');
+      await page.click('#email button');
+      await page.locator('#reauth').waitFor({ state: 'visible', timeout: 10_000 });
+      await expectText(page, '#email-shown', 'hedy@example.com');
+      await expectText(page, '#error', '');
+
+      // Another name is no proof: the prompt stays, with the reason in #error.
+      await page.fill('#reauth-name', 'Grace');
+      await page.click('#reauth button:not([type=button])');
+      await page.waitForFunction(() => /^401 /.test(document.querySelector('#error')?.textContent ?? ''), undefined, { timeout: 10_000 });
+      expect(await page.locator('#reauth').isVisible()).toBe(true);
+      await expectText(page, '#email-shown', 'hedy@example.com');
+
+      // The name again: session.login() once more, and the change it asked for goes through.
+      await page.fill('#reauth-name', 'Hedy');
+      await page.click('#reauth button:not([type=button])');
+      await expectText(page, '#email-shown', 'hedy@example.org');
+      await page.locator('#reauth').waitFor({ state: 'hidden', timeout: 10_000 });
+      await expectText(page, '#error', '');
+      await expectText(page, '#user', 'Hedy');
+      await page.reload();
+      await expectText(page, '#email-shown', 'hedy@example.org');
+    } finally {
+      await context.close();
+    }
   });
 });

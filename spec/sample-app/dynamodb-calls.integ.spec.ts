@@ -102,10 +102,24 @@ describe.each<Variant>(['koa', 'nest-express', 'nest-fastify'])('the calls panel
       expect(calls.map((c) => c.operation)).toEqual(i % 2 === 0 ? [] : ['GetItem', 'UpdateItem']);
       if (i % 2 === 0) continue;
       expect(calls[1]!.sets).toEqual(['cart']);
-      // The Nest sample's login sets a principal (for "sign out everywhere"): the item is in principal-index, and each write costs a unit there too.
-      if (variant === 'koa') expect(calls[1]!.indexUnits).toBeUndefined();
-      else expect(calls[1]!.indexUnits).toEqual({ 'principal-index': expect.any(Number) as number });
+      // Both samples' login (session.login) sets a principal, for "Your devices": the item is in the principal-sessions index, and each write costs a unit there too.
+      expect(calls[1]!.indexUnits).toEqual({ 'principal-sessions': expect.any(Number) as number });
+      expect(calls[1]!.indexUnits!['principal-sessions']).toBeGreaterThan(0);
     }
+  });
+
+  it('lists "Your devices" with a read of the session and one Query of the principal index, and writes nothing', async () => {
+    const [client, other] = [new Client(url), new Client(url)];
+    await client.send('POST', '/api/login', { name: 'Devi' });
+    await other.send('POST', '/api/login', { name: 'Devi' });
+    const list = await client.send('GET', '/api/devices');
+    expect(list.status).toBe(200);
+    expect(list.body['devices']).toHaveLength(1);
+    expect(await client.callsOf(list.id)).toEqual([
+      { operation: 'GetItem', readUnits: expect.any(Number) as number },
+      // A Query of an index: all its read units are spent there.
+      { operation: 'Query', readUnits: expect.any(Number) as number, indexUnits: { 'principal-sessions': expect.any(Number) as number } },
+    ]);
   });
 
   it('answers 404 for an id it never saw', async () => {

@@ -1,5 +1,7 @@
 import { expect } from '@jest/globals';
-import { SessionNotFoundError, SessionReauthenticationRequiredError } from '../../lib';
+import { MemoryStore, SessionNotFoundError, SessionReauthenticationRequiredError, SessionStoreUnavailableError } from '../../lib';
+import { FaultyStore } from '../support/faulty-store';
+import { quietLogger } from '../support/quiet-logger';
 import type { OtherSession } from '../../lib';
 import { dropTable, storeOnNewTable } from '../support/dynamodb';
 import { keyOf, sessionCookieValue } from '../support/cookies';
@@ -100,5 +102,24 @@ describe.each(APP_KINDS)('account controls through %s', (kind) => {
     await laptop.send('POST', '/account/sign-out-others');
     for (const gone of [tablet, phone]) expect((await gone.send('GET', '/account/whoami')).json()).toMatchObject({ principal: null });
     expect((await laptop.send('GET', '/account/whoami')).json()).toMatchObject({ principal: 'grace' });
+  });
+});
+
+describe.each(APP_KINDS)('step-up through %s while the store fails', (kind) => {
+  it("answers the store's 503 with Retry-After and no-store, never a 401 or the handler's answer", async () => {
+    const store = new FaultyStore(new MemoryStore());
+    const app = await serveApp(kind, { store, secrets: [SECRET], logger: quietLogger });
+    try {
+      const login = await fetch(`${app.url}/account/login/ada`, { method: 'POST' });
+      const cookie = sessionCookieValue(Object.fromEntries([['set-cookie', login.headers.getSetCookie()]]))!;
+      store.inject(['timeout']);
+      app.errors.length = 0;
+      const res = await fetch(`${app.url}/account/email`, { method: 'POST', headers: { cookie: `sid=${cookie}`, 'x-email': 'a@example.com' } });
+      expect([res.status, res.headers.get('retry-after'), res.headers.get('cache-control')]).toEqual([503, '1', 'no-store']);
+      expect(await res.text()).not.toContain('changed');
+      expect(app.errors).toEqual([expect.any(SessionStoreUnavailableError)]);
+    } finally {
+      await app.close();
+    }
   });
 });

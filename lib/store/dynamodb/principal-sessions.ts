@@ -90,26 +90,39 @@ async function* indexPages(io: StoreIo, table: string, principal: string): Async
 }
 
 /**
- * One page of the principal index. A table made before the principal-sessions index (or a rotated table of
- * that time) has only the legacy one: it is used from then on for that table, listing sessions without client info.
+ * One page of the principal index: principal-sessions, or principal-index on tables made before it (the one
+ * ready() found, or the one that answered last). When a table's index changed under a running process (moved to
+ * principal-sessions and the old one dropped, or an older rotated table that only has principal-index), the
+ * other name is tried once and remembered for that table.
  */
 async function queryIndex(io: StoreIo, table: string, principal: string, start: Item | undefined): Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }> {
   const index = io.principalIndexes.get(table) ?? PRINCIPAL_INDEX;
   try {
-    return await io.call(table, 'Query', io.readTimeout, (o) =>
-      io.documents.send(new QueryCommand({
-        TableName: table,
-        IndexName: index,
-        KeyConditionExpression: '#p = :p',
-        ExpressionAttributeNames: { '#p': ATTR.principal },
-        ExpressionAttributeValues: { ':p': principal },
-        ...(start && { ExclusiveStartKey: start }),
-      }), o));
+    return await queryIndexNamed(io, table, index, principal, start);
   } catch (e) {
-    if (index !== PRINCIPAL_INDEX || !isMissingIndex(e)) throw e;
-    io.principalIndexes.set(table, LEGACY_PRINCIPAL_INDEX);
-    return queryIndex(io, table, principal, start);
+    if (!isMissingIndex(e)) throw e;
+    const other = index === PRINCIPAL_INDEX ? LEGACY_PRINCIPAL_INDEX : PRINCIPAL_INDEX;
+    let page: { Items?: Item[]; LastEvaluatedKey?: Item };
+    try {
+      page = await queryIndexNamed(io, table, other, principal, start);
+    } catch {
+      throw e; // neither: the first answer says what is missing
+    }
+    io.principalIndexes.set(table, other);
+    return page;
   }
+}
+
+function queryIndexNamed(io: StoreIo, table: string, index: string, principal: string, start: Item | undefined): Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }> {
+  return io.call(table, 'Query', io.readTimeout, (o) =>
+    io.documents.send(new QueryCommand({
+      TableName: table,
+      IndexName: index,
+      KeyConditionExpression: '#p = :p',
+      ExpressionAttributeNames: { '#p': ATTR.principal },
+      ExpressionAttributeValues: { ':p': principal },
+      ...(start && { ExclusiveStartKey: start }),
+    }), o));
 }
 
 /** DynamoDB's answer to a Query of an index the table does not have, or has not finished building. */
@@ -118,10 +131,17 @@ function isMissingIndex(e: unknown): boolean {
   return cause?.name === 'ValidationException' && /specified index|backfilling/i.test(cause.message ?? '');
 }
 
-/** The session key without the prefix; undefined for another app's session in a shared table (keyPrefix). */
+/** A storage key: the SHA-256 of an id in base64url. */
+const STORAGE_KEY = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The session key without the prefix; undefined for another app's session in a shared table (keyPrefix).
+ * A prefix alone is not enough: '' is a prefix of every key, and 'a' of 'ab:'. What follows it must be a key.
+ */
 function ownKey(io: StoreIo, item: Item): string | undefined {
   const stored = String(item[ATTR.key]);
-  return stored.startsWith(io.keyPrefix) ? stored.slice(io.keyPrefix.length) : undefined;
+  const key = stored.slice(io.keyPrefix.length);
+  return stored.startsWith(io.keyPrefix) && STORAGE_KEY.test(key) ? key : undefined;
 }
 
 /** A session's items: the one item, or in the split layout its head and the parts its registry (projected into the index) names. */

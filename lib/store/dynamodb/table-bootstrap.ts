@@ -51,7 +51,8 @@ export async function ensureTable(client: DynamoDBClient, spec: TableSpec, logge
     const layout = layoutOf(existing, spec.tableName);
     if (spec.layout !== undefined && spec.layout !== layout) throw new SessionConfigError([layoutMismatch(spec.tableName, layout, spec.layout)]);
     if (existing.TableStatus !== 'ACTIVE') await waitForActive(client, spec);
-    const principalIndex = principalIndexOf(existing);
+    // None at all: findByPrincipal reports the missing index when it is used.
+    const principalIndex = principalIndexOf(existing) ?? PRINCIPAL_INDEX;
     if (principalIndex === LEGACY_PRINCIPAL_INDEX) logger.info(legacyIndexNote(spec.tableName));
     return { created: false, layout, principalIndex, ttl: spec.enableTtl === false ? undefined : await checkTtl(client, spec, logger) };
   }
@@ -75,12 +76,12 @@ export async function ensureTable(client: DynamoDBClient, spec: TableSpec, logge
  * The principal index to query: principal-sessions once it is ACTIVE (a table moving to it keeps using the
  * legacy one while it builds), else the legacy principal-index of tables made before it.
  */
-export function principalIndexOf(table: TableDescription): string {
+export function principalIndexOf(table: TableDescription): string | undefined {
   const indexes = table.GlobalSecondaryIndexes ?? [];
   const current = indexes.find((i) => i.IndexName === PRINCIPAL_INDEX);
   if (current && (current.IndexStatus ?? 'ACTIVE') === 'ACTIVE') return PRINCIPAL_INDEX;
-  // None at all: findByPrincipal reports the missing index when it is used.
-  return indexes.some((i) => i.IndexName === LEGACY_PRINCIPAL_INDEX) ? LEGACY_PRINCIPAL_INDEX : PRINCIPAL_INDEX;
+  if (indexes.some((i) => i.IndexName === LEGACY_PRINCIPAL_INDEX)) return LEGACY_PRINCIPAL_INDEX;
+  return current ? PRINCIPAL_INDEX : undefined; // still building, and nothing else: it is the one to wait for
 }
 
 export function legacyIndexNote(tableName: string): string {
