@@ -1,5 +1,5 @@
 import { SessionStoreUnavailableError } from '../../lib';
-import { scanTable } from '../support/dynamodb';
+import { readableKey, scanTable, storageKey } from '../support/dynamodb';
 import { storeBehindProxy, StoreBehindProxy } from '../support/fault-proxy';
 
 /** destroyByPrincipal when DynamoDB hands back part of a batch as UnprocessedItems (it does so when throttling). */
@@ -12,9 +12,9 @@ describe('destroyByPrincipal: unprocessed batch deletes (fault proxy)', () => {
     behind = await storeBehindProxy({}, 5);
     const { store } = behind;
     for (let i = 0; i < 60; i += 20) {
-      await Promise.all(Array.from({ length: 20 }, (_, j) => store.create(`ada-${i + j}`, { ...times, data: {}, principal: 'ada' })));
+      await Promise.all(Array.from({ length: 20 }, (_, j) => store.create(storageKey(`ada-${i + j}`), { ...times, data: {}, principal: 'ada' })));
     }
-    await store.create('grace-0', { ...times, data: {}, principal: 'grace' });
+    await store.create(storageKey('grace-0'), { ...times, data: {}, principal: 'grace' });
   });
   afterEach(() => behind.close());
 
@@ -25,7 +25,7 @@ describe('destroyByPrincipal: unprocessed batch deletes (fault proxy)', () => {
     await expect(store.destroyByPrincipal('ada')).resolves.toBe(60);
     expect(proxy.injected.unprocessed).toBe(3);
     expect((proxy.calls['BatchWriteItem'] ?? 0) - before).toBe(3 + 3); // three batches of at most 25, three of them sent again
-    expect((await scanTable(tableName)).map((item) => item['sessionId'])).toEqual(['grace-0']);
+    expect((await scanTable(tableName)).map((item) => readableKey(item['sessionId']))).toEqual(['grace-0']);
   });
 
   it('gives up after a bounded number of rounds with a throttled 503 that says how to finish the job', async () => {

@@ -117,3 +117,16 @@ export function tableForSuite(options: DynamoDbStoreOptions = {}): { readonly st
   afterAll(() => dropTable(suite.tableName));
   return suite;
 }
+
+/**
+ * A readable session key of the real shape (43 base64url characters, as the core's SHA-256 keys): the store's
+ * principal index skips keys of any other shape, since they belong to another app sharing the table (keyPrefix).
+ */
+export function storageKey(name: string): string {
+  return name.padEnd(43, '_');
+}
+
+/** The name storageKey() made a key of (with any keyPrefix in front kept). */
+export function readableKey(key: unknown): string {
+  return String(key).replace(/_+$/, '');
+}

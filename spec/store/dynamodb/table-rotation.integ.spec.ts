@@ -1,6 +1,6 @@
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDbStore, SessionConfigError, TableNotFoundError } from '../../../lib';
-import { dropTable, localClient, randomTableName } from '../../support/dynamodb';
+import { dropTable, localClient, randomTableName, storageKey } from '../../support/dynamodb';
 import { testManager } from '../../support/manager';
 import { quietLogger } from '../../support/quiet-logger';
 
@@ -111,13 +111,14 @@ describe("expiry: 'rotation': a missing table that is not the current one reads 
     await expect(store.findByPrincipal('ada')).resolves.toEqual([]);
     await expect(store.destroyByPrincipal('ada')).resolves.toBe(0);
 
-    await store.create('k', { ...times(), data: { a: '"1"' }, principal: 'ada' });
-    expect((await store.get('k'))?.data).toEqual({ a: '"1"' });
-    expect((await store.findByPrincipal('ada')).map((s) => s.key)).toEqual(['k']);
-    await expect(store.destroy('k', 2)).resolves.toMatchObject({ status: 'changed', current: { version: 1 } });
-    await expect(store.destroy('k', 1)).resolves.toEqual({ status: 'destroyed' });
-    await expect(store.get('k')).resolves.toBeUndefined();
-    await store.create('k2', { ...times(), data: {}, principal: 'ada' });
+    const k = storageKey('k');
+    await store.create(k, { ...times(), data: { a: '"1"' }, principal: 'ada' });
+    expect((await store.get(k))?.data).toEqual({ a: '"1"' });
+    expect((await store.findByPrincipal('ada')).map((s) => s.key)).toEqual([k]);
+    await expect(store.destroy(k, 2)).resolves.toMatchObject({ status: 'changed', current: { version: 1 } });
+    await expect(store.destroy(k, 1)).resolves.toEqual({ status: 'destroyed' });
+    await expect(store.get(k)).resolves.toBeUndefined();
+    await store.create(storageKey('k2'), { ...times(), data: {}, principal: 'ada' });
     await expect(store.destroyByPrincipal('ada')).resolves.toBe(1);
     await store.create('k3', { ...times(), data: {} });
     await expect(store.destroy('k3')).resolves.toEqual({ status: 'destroyed' });
