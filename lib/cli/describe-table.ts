@@ -22,7 +22,7 @@ export async function describeTable(client: DynamoDBClient, tableName: string, o
     `layout: ${layout}`,
     `billing: ${billing}${billing === 'PROVISIONED' ? ` (read ${Table?.ProvisionedThroughput?.ReadCapacityUnits}, write ${Table?.ProvisionedThroughput?.WriteCapacityUnits})` : ''}`,
     `ttl: ${ttl.status}${ttl.attribute ? ` on ${ttl.attribute}` : ''}`,
-    `principal index: ${principalIndexOf(Table ?? {}) ?? 'none (findByPrincipal and the account controls need one: create-table makes it)'}`,
+    `principal index: ${principalIndexOf(Table ?? {}) ?? 'none (findByPrincipal and the account controls need one: see docs/dynamodb.md, "Moving to the principal-sessions index")'}`,
     `items (estimate): ${Table?.ItemCount ?? 0}`,
     `size (estimate): ${Table?.TableSizeBytes ?? 0} bytes`,
   ];

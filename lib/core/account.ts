@@ -1,5 +1,5 @@
 import { jitteredDelay, sleep } from './backoff';
-import { SessionConfigError, SessionConflictError, SessionNotFoundError, SessionReauthenticationRequiredError } from './errors';
+import { SessionConfigError, SessionConflictError, SessionError, SessionNotFoundError, SessionReauthenticationRequiredError } from './errors';
 import type { SessionEvents } from './events';
 import { hasExpired } from './expiry';
 import type { Logger } from './logger';
@@ -196,14 +196,35 @@ export class AccountControls {
     if (limit === undefined || this.authenticatedAt === undefined) return;
     const loginAt = this.authenticatedAt;
     try {
-      const victims = evictionVictims(await this.deps.store.findByPrincipal(principal, this.deps.now()), limit, own, loginAt);
+      const found = await this.withoutGoneSurvivors(await this.deps.store.findByPrincipal(principal, this.deps.now()), limit, own, principal);
+      const victims = evictionVictims(found, limit, own, loginAt);
       await this.endAll(victims.map((s) => ({ key: s.key, principal })), (ended) => {
         this.deps.events.emit('destroyed', { key: ended });
         this.deps.events.emit('evicted', { key: ended, by: key });
       });
     } catch (error) {
-      this.deps.logger.warn(`maxSessionsPerPrincipal: could not end the sessions over the limit after a login (the next login tries again): ${(error as Error).message}`);
+      const message = `maxSessionsPerPrincipal: could not end the sessions over the limit after a login (the next login tries again): ${(error as Error).message}`;
+      if (error instanceof SessionError) this.deps.logger.warn(message);
+      else this.deps.logger.error(message, error); // not the store: a bug or a throwing listener, which must not pass as a warning
     }
+  }
+
+  /**
+   * The index may still list a session deleted a moment ago (a logout, another re-login) with a recent use: it
+   * must not take the place of a live one. Only when someone would be ended, the sessions that would stay are
+   * read (at most limit - 1), and those gone are left out.
+   */
+  private async withoutGoneSurvivors(found: PrincipalSession[], limit: number, own: ReadonlySet<string>, principal: string): Promise<PrincipalSession[]> {
+    const ranked = byRecentUse(found.filter((s) => !own.has(s.key)));
+    if (ranked.length < limit) return found;
+    const gone = new Set<string>();
+    let kept = 0;
+    for (const s of ranked) {
+      if (kept >= limit - 1) break;
+      if (await this.ownedBy(s.key, principal)) kept++;
+      else gone.add(s.key);
+    }
+    return found.filter((s) => !gone.has(s.key));
   }
 
   /** The session under `key` when it is live and belongs to `principal`. */

@@ -58,7 +58,9 @@ export class SessionContext implements SessionState {
   private detachedBy: SessionStoreError | undefined;
   private commitChain: Promise<unknown> = Promise.resolve();
   /** The login state (authenticatedAt, authAge()) and the other sessions asked to end. */
-  readonly account: AccountControls;
+  private readonly accountControls: AccountControls;
+  /** What the session object reads of it. */
+  readonly account: Pick<AccountControls, 'authenticatedAt' | 'authAge'>;
 
   constructor(
     private readonly runtime: SessionRuntime,
@@ -66,7 +68,7 @@ export class SessionContext implements SessionState {
   ) {
     this.ignored = isIgnoredRequest(runtime.options, request.path, request.headers);
     const { store, now, maxCommitRetries, logger } = runtime.options;
-    this.account = new AccountControls({ store, events: runtime.events, now, maxRetries: maxCommitRetries, logger });
+    this.account = this.accountControls = new AccountControls({ store, events: runtime.events, now, maxRetries: maxCommitRetries, logger });
   }
 
   /** The session, loaded on the first call; later calls return the same promise. */
@@ -103,7 +105,7 @@ export class SessionContext implements SessionState {
 
   destroy(): void {
     this.controlsUsed = true;
-    this.account.reset();
+    this.accountControls.reset();
     this.retireStoredItem(false);
     if (this.session) clearAttributes(this.session);
     this.id = generateSessionId();
@@ -126,7 +128,7 @@ export class SessionContext implements SessionState {
     checkPrincipal(principal);
     this.controlsUsed = true;
     // A login was of the user it named: another user, or none, has not logged in.
-    if ((principal ?? undefined) !== this.principal) this.account.principalChanged();
+    if ((principal ?? undefined) !== this.principal) this.accountControls.principalChanged();
     this.principal = principal ?? undefined;
     this.principalChanged = true;
   }
@@ -135,13 +137,13 @@ export class SessionContext implements SessionState {
     checkPrincipal(userId, 'login');
     this.regenerate();
     this.setPrincipal(userId);
-    this.account.loggedIn();
+    this.accountControls.loggedIn();
   }
 
   otherSessions(): Promise<OtherSession[]> {
     // Without the store (continue-without-session) there is no user to list for: the outage, not "no devices".
     if (this.detachedBy) return Promise.reject(this.detachedBy);
-    return this.account.list(this.principal, this.ownKeys());
+    return this.accountControls.list(this.principal, this.ownKeys());
   }
 
   /** Step-up: resolves when the session's user logged in within `maxAgeSeconds`; 401, or the store's 503, otherwise. */
@@ -154,12 +156,12 @@ export class SessionContext implements SessionState {
   destroyOther(handle: string): void {
     if (this.baseline !== undefined && handle === this.baseline.key) return this.destroy();
     this.controlsUsed = true;
-    this.account.endOther(handle, this.principal);
+    this.accountControls.endOther(handle, this.principal);
   }
 
   destroyOthers(): void {
     this.controlsUsed = true;
-    this.account.endOthers(this.principal);
+    this.accountControls.endOthers(this.principal);
   }
 
   /** The keys this session has or had in this request (the index may still list a replaced one): never "another" session. */
@@ -204,7 +206,7 @@ export class SessionContext implements SessionState {
     this.baseline = { key, version: stored.version, unsettled: stored.unsettled === true, times: stored, fingerprints, values };
     this.ownMaxInactiveInterval = stored.maxInactiveInterval;
     this.principal = stored.principal;
-    this.account.adopt(stored);
+    this.accountControls.adopt(stored);
     if (options.logSessionContents) options.logger.debug(`session ${key} loaded`, redacted(attributes, options.redact));
     this.session = createSessionObject(this, attributes);
     return this.session;
@@ -231,11 +233,11 @@ export class SessionContext implements SessionState {
       const encoded = encodeAttributes(this.session, this.runtime.codec);
       const own = this.ownKeys();
       // Before this session's own write: a handle of no session of this user (404) then leaves everything as it was.
-      await this.account.endAsked(own);
+      await this.accountControls.endAsked(own);
       const result = this.baseline ? await this.commitToStoredItem(this.baseline, encoded, now) : await this.commitNewItem(encoded, now);
-      if (this.account.loginPending && this.baseline && this.principal !== undefined) {
+      if (this.accountControls.loginPending && this.baseline && this.principal !== undefined) {
         for (const key of this.ownKeys()) own.add(key);
-        await this.account.evict(this.principal, this.runtime.options.maxSessionsPerPrincipal, own, this.baseline.key);
+        await this.accountControls.evict(this.principal, this.runtime.options.maxSessionsPerPrincipal, own, this.baseline.key);
       }
       return result;
     } finally {
@@ -268,7 +270,7 @@ export class SessionContext implements SessionState {
         ...(lockOwner !== undefined && { lockOwner, leaseUntil: now + options.lockExpiration }),
         ...(intervalChanged && { maxInactiveInterval: this.maxInactiveInterval }),
         ...(principalChanged && { principal: this.principal ?? null }),
-        ...(principalChanged && this.account.authCleared && { authenticatedAt: null }),
+        ...(principalChanged && this.accountControls.authCleared && { authenticatedAt: null }),
       });
       if (outcome.status === 'stored') break;
       if (lockOwner !== undefined) this.lease = undefined; // gone or taken over: not ours to release any more
@@ -287,7 +289,7 @@ export class SessionContext implements SessionState {
     this.forceTouch = false;
     this.maxInactiveIntervalChanged = false;
     this.principalChanged = false;
-    this.account.authCleared = false;
+    this.accountControls.authCleared = false;
     recordSave(this.runtime.options, base.key, bytes, delta.set, this.session!);
     events.emit('saved', { key: base.key, changed: [...delta.set.keys()], removed: delta.remove, touchOnly });
     // A persistent cookie follows the session's expiry; a browser-session cookie need not be re-sent.
@@ -305,10 +307,10 @@ export class SessionContext implements SessionState {
     }
     const key = storageKeyOf(this.id);
     // A new item is made by the client in front of us: created, logged in, or regenerated.
-    this.account.client = options.recordClientInfo ? clientInfoOf(this.request.headers['user-agent'], this.request.ip) : {};
-    if (this.account.loginPending) this.account.authenticatedAt = now; // the login's time is its commit's
+    this.accountControls.client = options.recordClientInfo ? clientInfoOf(this.request.headers['user-agent'], this.request.ip) : {};
+    if (this.accountControls.loginPending) this.accountControls.authenticatedAt = now; // the login's time is its commit's
     const times = newSessionTimes(now, options.absoluteTimeout, this.maxInactiveInterval, this.carriedTimes, {
-      maxInactiveInterval: this.ownMaxInactiveInterval, principal: this.principal, authenticatedAt: this.account.authenticatedAt, ...this.account.client,
+      maxInactiveInterval: this.ownMaxInactiveInterval, principal: this.principal, authenticatedAt: this.account.authenticatedAt, ...this.accountControls.client,
     });
     const item = new NewItem(key, times, now, encoded, await toStored(encoded, this.runtime.codec), {
       store: options.store, codec: this.runtime.codec, metadataBytes: this.metadataBytes(key),
@@ -388,7 +390,7 @@ export class SessionContext implements SessionState {
 
   /** The item's bytes besides its data map, with the real key (and prefix) and principal lengths. */
   private metadataBytes(key: string): number {
-    const { userAgent, ip } = this.account.client;
+    const { userAgent, ip } = this.accountControls.client;
     return metadataBytes(this.runtime.options.store.keyBytes(key), [this.principal, userAgent, ip]);
   }
 }

@@ -100,8 +100,9 @@ export type LockOutcome =
   | { readonly status: 'busy'; readonly lockExpires: number };
 
 /**
- * The storage contract. Keys are already hashed by the core, so a store never
- * sees a raw session id; values are already encoded. A store knows nothing of HTTP.
+ * The storage contract. Keys are already hashed by the core (43 base64url characters, the SHA-256 of the id),
+ * so a store never sees a raw session id; DynamoDbStore relies on that shape to tell its sessions from another
+ * app's in a shared table. Values are already encoded. A store knows nothing of HTTP.
  */
 export abstract class SessionStore {
   /** The item, or undefined when there is none. Expiry is judged by the caller. */

@@ -247,6 +247,7 @@ describe('account controls on a shared table (keyPrefix)', () => {
       const inShopping = testManager({}, shopping);
       await inShopping.run((s) => s.login('42'));
       const inBlog = testManager({ maxSessionsPerPrincipal: 1 }, blog);
+      inBlog.clock.now += 1000; // after the others' logins: the limit would end them if it saw them
       await inBlog.run((s) => s.login('42')); // limit 1: it would evict every other session it saw
       await inBlog.run(async (s) => {
         expect(await s.otherSessions()).toEqual([]);
@@ -272,6 +273,20 @@ describe('account controls where the principal index lags (as a GSI may)', () =>
     await phone.run((s) => s.login('ada'));
     laptop.clock.now += 1000;
     await phone.run((s) => s.login('ada')); // the index still lists phone's previous session, deleted a moment ago
+    expect((await store.live('ada', laptop.clock.now)).map((s) => s.key).sort()).toEqual([keyOf(laptop.cookie()!), keyOf(phone.cookie()!)].sort());
+  });
+
+  it('a session deleted a moment ago, still in the index, never takes the place of a live one', async () => {
+    const store = new LaggingIndexStore();
+    const laptop = testManager({ maxSessionsPerPrincipal: 2 }, store);
+    const phone = testManager({ maxSessionsPerPrincipal: 2, now: () => laptop.clock.now }, store);
+    await laptop.run((s) => s.login('ada'));
+    laptop.clock.now += 1000;
+    await phone.run((s) => s.login('ada'));
+    laptop.clock.now += 1000;
+    await phone.run((s) => s.destroy()); // logged out: the index still lists it, as the most recently used
+    laptop.clock.now += 1000;
+    await phone.run((s) => s.login('ada')); // the user has 2 sessions again, the limit: nothing goes
     expect((await store.live('ada', laptop.clock.now)).map((s) => s.key).sort()).toEqual([keyOf(laptop.cookie()!), keyOf(phone.cookie()!)].sort());
   });
 

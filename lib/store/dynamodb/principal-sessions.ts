@@ -105,8 +105,9 @@ async function queryIndex(io: StoreIo, table: string, principal: string, start: 
     let page: { Items?: Item[]; LastEvaluatedKey?: Item };
     try {
       page = await queryIndexNamed(io, table, other, principal, start);
-    } catch {
-      throw e; // neither: the first answer says what is missing
+    } catch (second) {
+      if (second instanceof SessionStoreUnavailableError) throw second; // a 503 to retry, not a missing index
+      throw e; // neither index: the first answer says what is missing
     }
     io.principalIndexes.set(table, other);
     return page;
