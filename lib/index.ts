@@ -1,6 +1,6 @@
 export { SessionManager } from './core/session-manager';
 export { SessionContext } from './core/session-context';
-export type { CommitResult, RequestInfo } from './core/session-context';
+export type { CommitResult, RequestInfo } from './core/request-types';
 export type { Session, SessionControls, SessionData } from './core/session';
 export type { OtherSession } from './core/account';
 export type { CookieOptions, Pattern, SameSite, SessionOptions, ResolvedSessionOptions } from './core/options';

@@ -2,8 +2,8 @@ import { jitteredDelay, sleep } from './backoff';
 import { SessionConfigError, SessionConflictError, SessionError, SessionNotFoundError, SessionReauthenticationRequiredError } from './errors';
 import type { SessionEvents } from './events';
 import { hasExpired } from './expiry';
-import type { Logger } from './logger';
-import type { PrincipalSession, SessionStore, StoredSession } from './session-store';
+import type { ResolvedSessionOptions } from './options';
+import type { PrincipalSession, StoredSession } from './session-store';
 
 /** A session of the same user, as otherSessions() lists it ("your devices"). */
 export interface OtherSession {
@@ -80,13 +80,8 @@ export function assertFreshAuth(session: { readonly principal: string | undefine
   if (age === undefined || age > maxAgeSeconds) throw new SessionReauthenticationRequiredError(maxAgeSeconds, age, session.principal !== undefined);
 }
 
-export interface AccountDeps {
-  readonly store: SessionStore;
-  readonly events: SessionEvents;
-  readonly now: () => number;
-  readonly maxRetries: number;
-  readonly logger: Logger;
-}
+/** The session options the account controls use. */
+export type AccountOptions = Pick<ResolvedSessionOptions, 'store' | 'now' | 'logger' | 'maxCommitRetries'>;
 
 /**
  * One request's account controls: its login state, and the other sessions it
@@ -105,7 +100,10 @@ export class AccountControls {
   /** destroyOthers(): whose other sessions go; null when not asked. */
   private allOthersOf: string | undefined | null = null;
 
-  constructor(private readonly deps: AccountDeps) {}
+  constructor(
+    private readonly options: AccountOptions,
+    private readonly events: SessionEvents,
+  ) {}
 
   get pending(): boolean {
     return this.targets.size > 0 || this.allOthersOf !== null;
@@ -117,7 +115,7 @@ export class AccountControls {
   }
 
   loggedIn(): void {
-    this.authenticatedAt = this.deps.now();
+    this.authenticatedAt = this.options.now();
     this.authCleared = false;
     this.loginPending = true;
   }
@@ -137,7 +135,7 @@ export class AccountControls {
   }
 
   authAge(): number | undefined {
-    return authAgeOf(this.authenticatedAt, this.deps.now());
+    return authAgeOf(this.authenticatedAt, this.options.now());
   }
 
   endOther(handle: string, principal: string | undefined): void {
@@ -151,8 +149,8 @@ export class AccountControls {
 
   async list(principal: string | undefined, own: ReadonlySet<string>): Promise<OtherSession[]> {
     if (principal === undefined) return [];
-    const now = this.deps.now();
-    const found = await this.deps.store.findByPrincipal(principal, now);
+    const now = this.options.now();
+    const found = await this.options.store.findByPrincipal(principal, now);
     return byRecentUse(found.filter((s) => !own.has(s.key))).map((s) => ({
       handle: s.key,
       createdAt: s.createdAt,
@@ -178,9 +176,9 @@ export class AccountControls {
     let others: Victim[] = [];
     if (typeof this.allOthersOf === 'string') {
       const principal = this.allOthersOf;
-      others = (await this.deps.store.findByPrincipal(principal, this.deps.now())).filter((s) => !own.has(s.key)).map((s) => ({ key: s.key, principal }));
+      others = (await this.options.store.findByPrincipal(principal, this.options.now())).filter((s) => !own.has(s.key)).map((s) => ({ key: s.key, principal }));
     }
-    await this.endAll([...checked, ...others], (key) => this.deps.events.emit('destroyed', { key }));
+    await this.endAll([...checked, ...others], (key) => this.events.emit('destroyed', { key }));
     this.targets.clear();
     this.allOthersOf = null;
   }
@@ -192,20 +190,20 @@ export class AccountControls {
    */
   async evict(principal: string, limit: number | undefined, own: ReadonlySet<string>, key: string): Promise<void> {
     this.loginPending = false;
-    this.deps.events.emit('login', { key });
+    this.events.emit('login', { key });
     if (limit === undefined || this.authenticatedAt === undefined) return;
     const loginAt = this.authenticatedAt;
     try {
-      const found = await this.withoutGoneSurvivors(await this.deps.store.findByPrincipal(principal, this.deps.now()), limit, own, principal);
+      const found = await this.withoutGoneSurvivors(await this.options.store.findByPrincipal(principal, this.options.now()), limit, own, principal);
       const victims = evictionVictims(found, limit, own, loginAt);
       await this.endAll(victims.map((s) => ({ key: s.key, principal })), (ended) => {
-        this.deps.events.emit('destroyed', { key: ended });
-        this.deps.events.emit('evicted', { key: ended, by: key });
+        this.events.emit('destroyed', { key: ended });
+        this.events.emit('evicted', { key: ended, by: key });
       });
     } catch (error) {
       const message = `maxSessionsPerPrincipal: could not end the sessions over the limit after a login (the next login tries again): ${(error as Error).message}`;
-      if (error instanceof SessionError) this.deps.logger.warn(message);
-      else this.deps.logger.error(message, error); // not the store: a bug or a throwing listener, which must not pass as a warning
+      if (error instanceof SessionError) this.options.logger.warn(message);
+      else this.options.logger.error(message, error); // not the store: a bug or a throwing listener, which must not pass as a warning
     }
   }
 
@@ -229,8 +227,8 @@ export class AccountControls {
 
   /** The session under `key` when it is live and belongs to `principal`. */
   private async ownedBy(key: string, principal: string): Promise<StoredSession | undefined> {
-    const session = await this.deps.store.get(key);
-    return session && session.principal === principal && !hasExpired(session, this.deps.now()) ? session : undefined;
+    const session = await this.options.store.get(key);
+    return session && session.principal === principal && !hasExpired(session, this.options.now()) ? session : undefined;
   }
 
   private async endAll(victims: Victim[], ended: (key: string) => void): Promise<void> {
@@ -253,12 +251,12 @@ export class AccountControls {
         if (!session) return false;
         version = session.version;
       }
-      const outcome = await this.deps.store.destroy(victim.key, version);
+      const outcome = await this.options.store.destroy(victim.key, version);
       if (outcome.status === 'destroyed') return true;
       if (outcome.status === 'gone') return false;
       const current = outcome.current;
-      if (current.principal !== victim.principal || hasExpired(current, this.deps.now())) return false;
-      if (attempt >= this.deps.maxRetries) {
+      if (current.principal !== victim.principal || hasExpired(current, this.options.now())) return false;
+      if (attempt >= this.options.maxCommitRetries) {
         throw new SessionConflictError(`Gave up ending another session of this user after ${attempt + 1} concurrent writes to it; try again.`);
       }
       version = current.version;

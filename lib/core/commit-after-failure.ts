@@ -1,5 +1,6 @@
 import type { Logger } from './logger';
-import type { CommitResult, SessionContext } from './session-context';
+import type { SessionContext } from './session-context';
+import type { CommitResult } from './request-types';
 
 /**
  * After the handler threw, the state it left is still saved, as the Tomcat

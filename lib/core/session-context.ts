@@ -19,8 +19,6 @@ import { Encoded, fingerprint } from './stored-value';
 import type { StoredSession, StoredValue } from './session-store';
 import type { CommitResult, RequestInfo, SessionRuntime } from './request-types';
 
-export type { CommitResult, RequestInfo, SessionRuntime } from './request-types';
-
 const NOTHING: CommitResult = Object.freeze({ headers: [] });
 
 /**
@@ -57,18 +55,23 @@ export class SessionContext implements SessionState {
   /** The load's store error under onStoreError 'continue-without-session': this request never writes. */
   private detachedBy: SessionStoreError | undefined;
   private commitChain: Promise<unknown> = Promise.resolve();
-  /** The login state (authenticatedAt, authAge()) and the other sessions asked to end. */
-  private readonly accountControls: AccountControls;
-  /** What the session object reads of it. */
-  readonly account: Pick<AccountControls, 'authenticatedAt' | 'authAge'>;
+  private accountState: AccountControls | undefined;
 
   constructor(
     private readonly runtime: SessionRuntime,
     readonly request: RequestInfo,
   ) {
     this.ignored = isIgnoredRequest(runtime.options, request.path, request.headers);
-    const { store, now, maxCommitRetries, logger } = runtime.options;
-    this.account = this.accountControls = new AccountControls({ store, events: runtime.events, now, maxRetries: maxCommitRetries, logger });
+  }
+
+  /** What the session object reads of the account controls (a request that never loads makes none). */
+  get account(): Pick<AccountControls, 'authenticatedAt' | 'authAge'> {
+    return this.accountControls;
+  }
+
+  /** The login state (authenticatedAt, authAge()) and the other sessions asked to end; made on first use. */
+  private get accountControls(): AccountControls {
+    return (this.accountState ??= new AccountControls(this.runtime.options, this.runtime.events));
   }
 
   /** The session, loaded on the first call; later calls return the same promise. */
@@ -231,8 +234,8 @@ export class SessionContext implements SessionState {
     try {
       const now = this.runtime.options.now();
       const encoded = encodeAttributes(this.session, this.runtime.codec);
-      const own = this.ownKeys();
-      // Before this session's own write: a handle of no session of this user (404) then leaves everything as it was.
+      // Other sessions go before this session's own write, so a 404 leaves everything as it was; only then is the id hashed.
+      const own = this.accountControls.pending || this.accountControls.loginPending ? this.ownKeys() : new Set<string>();
       await this.accountControls.endAsked(own);
       const result = this.baseline ? await this.commitToStoredItem(this.baseline, encoded, now) : await this.commitNewItem(encoded, now);
       if (this.accountControls.loginPending && this.baseline && this.principal !== undefined) {

@@ -2,7 +2,8 @@ import { SessionEventMap, SessionEventName, SessionEvents } from './events';
 import { CookieTransport, HeaderTransport } from './id-transport';
 import type { ResolvedSessionOptions, SessionOptions } from './options';
 import { jsonSerializer } from './serializer';
-import { RequestInfo, SessionContext, SessionRuntime } from './session-context';
+import { SessionContext } from './session-context';
+import type { RequestInfo, SessionRuntime } from './request-types';
 import { IdSigner } from './signer';
 import { resolveSessionOptions } from './validate-options';
 

@@ -4,7 +4,8 @@ import { SessionError } from '../core/errors';
 import { resetHeaders, snapshotHeaders } from '../core/response-headers';
 import { SessionManager } from '../core/session-manager';
 import type { SessionOptions } from '../core/options';
-import type { CommitResult, SessionContext } from '../core/session-context';
+import type { SessionContext } from '../core/session-context';
+import type { CommitResult } from '../core/request-types';
 import type { Session } from '../core/session';
 import type { HeaderList } from '../core/id-transport';
 

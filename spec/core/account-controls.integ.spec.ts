@@ -8,7 +8,7 @@ import { keyOf } from '../support/cookies';
 import { testManager } from '../support/manager';
 
 /**
- * Account controls (DESIGN.md, "Account controls") on DynamoDB Local in the layout the project runs
+ * Account controls (docs/accounts.md) on DynamoDB Local in the layout the project runs
  * (spec/support/layout.ts), and on MemoryStore where the store makes no difference to the rule.
  */
 describe('account controls on DynamoDB', () => {
@@ -264,7 +264,8 @@ describe('account controls on a shared table (keyPrefix)', () => {
 });
 
 describe('account controls where the principal index lags (as a GSI may)', () => {
-  it('a second login of the same session (step-up) never counts the session it replaced', async () => {
+  /** Two devices of ada under a limit of 2, each logged in a second apart; `then` runs on the phone a second later. */
+  async function laptopAndPhone(then: (phone: ReturnType<typeof testManager>) => Promise<void>) {
     const store = new LaggingIndexStore();
     const laptop = testManager({ maxSessionsPerPrincipal: 2 }, store);
     const phone = testManager({ maxSessionsPerPrincipal: 2, now: () => laptop.clock.now }, store);
@@ -272,23 +273,21 @@ describe('account controls where the principal index lags (as a GSI may)', () =>
     laptop.clock.now += 1000;
     await phone.run((s) => s.login('ada'));
     laptop.clock.now += 1000;
-    await phone.run((s) => s.login('ada')); // the index still lists phone's previous session, deleted a moment ago
+    await then(phone);
+    // The user has 2 sessions, the limit: neither went.
     expect((await store.live('ada', laptop.clock.now)).map((s) => s.key).sort()).toEqual([keyOf(laptop.cookie()!), keyOf(phone.cookie()!)].sort());
-  });
+  }
 
-  it('a session deleted a moment ago, still in the index, never takes the place of a live one', async () => {
-    const store = new LaggingIndexStore();
-    const laptop = testManager({ maxSessionsPerPrincipal: 2 }, store);
-    const phone = testManager({ maxSessionsPerPrincipal: 2, now: () => laptop.clock.now }, store);
-    await laptop.run((s) => s.login('ada'));
-    laptop.clock.now += 1000;
-    await phone.run((s) => s.login('ada'));
-    laptop.clock.now += 1000;
-    await phone.run((s) => s.destroy()); // logged out: the index still lists it, as the most recently used
-    laptop.clock.now += 1000;
-    await phone.run((s) => s.login('ada')); // the user has 2 sessions again, the limit: nothing goes
-    expect((await store.live('ada', laptop.clock.now)).map((s) => s.key).sort()).toEqual([keyOf(laptop.cookie()!), keyOf(phone.cookie()!)].sort());
-  });
+  it('a second login of the same session (step-up) never counts the session it replaced', () =>
+    laptopAndPhone(async (phone) => {
+      await phone.run((s) => s.login('ada')); // the index still lists phone's previous session, deleted a moment ago
+    }));
+
+  it('a session deleted a moment ago, still in the index, never takes the place of a live one', () =>
+    laptopAndPhone(async (phone) => {
+      await phone.run((s) => s.destroy()); // logged out: the index still lists it, as the most recently used
+      await phone.run((s) => s.login('ada'));
+    }));
 
   it('two logins at the same moment that each see the other never end each other: one may stay over the limit', async () => {
     const store = new LaggingIndexStore();
