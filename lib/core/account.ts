@@ -2,6 +2,7 @@ import { jitteredDelay, sleep } from './backoff';
 import { SessionConfigError, SessionConflictError, SessionError, SessionNotFoundError, SessionReauthenticationRequiredError } from './errors';
 import type { SessionEvents } from './events';
 import { hasExpired } from './expiry';
+import { isStorageKey } from './ids';
 import type { ResolvedSessionOptions } from './options';
 import type { PrincipalSession, StoredSession } from './session-store';
 
@@ -28,8 +29,6 @@ export interface ClientInfo {
 }
 
 export const MAX_USER_AGENT_CHARS = 256;
-/** A handle is a storage key: a SHA-256 in base64url. Anything else names no session and costs no call. */
-const HANDLE = /^[A-Za-z0-9_-]{43}$/;
 /** Sessions ended at once by destroyOthers() or an eviction: quick, without bursting a provisioned table. */
 const IN_FLIGHT = 4;
 
@@ -169,7 +168,8 @@ export class AccountControls {
     if (!this.pending) return;
     const targets = [...this.targets].filter(([handle]) => !own.has(handle));
     const checked = await Promise.all(targets.map(async ([handle, principal]) => {
-      const session = principal !== undefined && HANDLE.test(handle) ? await this.ownedBy(handle, principal) : undefined;
+      // A handle is a storage key: anything else names no session and costs no call.
+      const session = principal !== undefined && isStorageKey(handle) ? await this.ownedBy(handle, principal) : undefined;
       if (!session) throw new SessionNotFoundError('destroyOther: no live session of this user has that handle; nothing was deleted.');
       return { key: handle, principal: principal!, version: session.version };
     }));

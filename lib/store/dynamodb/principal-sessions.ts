@@ -2,6 +2,7 @@ import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { jitteredDelay, sleep } from '../../core/backoff';
 import type { PrincipalSession } from '../../core/session-store';
 import { SessionStoreError, SessionStoreUnavailableError } from '../../core/errors';
+import { isStorageKey } from '../../core/ids';
 import { ATTR, LEGACY_PRINCIPAL_INDEX, PRINCIPAL_INDEX } from './item-attributes';
 import { partKeyOf } from './split-items';
 import { Item, SessionTables, StoreIo, unlessMissing } from './store-io';
@@ -132,9 +133,6 @@ function isMissingIndex(e: unknown): boolean {
   return cause?.name === 'ValidationException' && /specified index|backfilling/i.test(cause.message ?? '');
 }
 
-/** A storage key: the SHA-256 of an id in base64url. */
-const STORAGE_KEY = /^[A-Za-z0-9_-]{43}$/;
-
 /**
  * The session key without the prefix; undefined for another app's session in a shared table (keyPrefix).
  * A prefix alone is not enough: '' is a prefix of every key, and 'a' of 'ab:'. What follows it must be a key.
@@ -142,7 +140,7 @@ const STORAGE_KEY = /^[A-Za-z0-9_-]{43}$/;
 function ownKey(io: StoreIo, item: Item): string | undefined {
   const stored = String(item[ATTR.key]);
   const key = stored.slice(io.keyPrefix.length);
-  return stored.startsWith(io.keyPrefix) && STORAGE_KEY.test(key) ? key : undefined;
+  return stored.startsWith(io.keyPrefix) && isStorageKey(key) ? key : undefined;
 }
 
 /** A session's items: the one item, or in the split layout its head and the parts its registry (projected into the index) names. */
