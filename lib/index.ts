@@ -11,7 +11,7 @@ export type { Serializer } from './core/serializer';
 export * from './core/errors';
 export { SessionStore } from './core/session-store';
 export type {
-  DestroyOutcome, LockOutcome, NewSession, PrincipalSession, SessionTimes, SessionUpdate, StoredSession, StoredValue, UpdateOutcome,
+  DestroyOutcome, LockOutcome, NewSession, PrincipalSession, PrincipalSessionQuery, SessionTimes, SessionUpdate, StoredSession, StoredValue, UpdateOutcome,
 } from './core/session-store';
 export { MemoryStore } from './core/memory-store';
 export * from './store';

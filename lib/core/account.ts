@@ -1,5 +1,4 @@
-import { jitteredDelay, sleep } from './backoff';
-import { SessionConfigError, SessionConflictError, SessionError, SessionNotFoundError, SessionReauthenticationRequiredError } from './errors';
+import { SessionConfigError, SessionError, SessionKeyError, SessionNotFoundError, SessionReauthenticationRequiredError } from './errors';
 import type { SessionEvents } from './events';
 import { hasExpired } from './expiry';
 import { isStorageKey } from './ids';
@@ -29,8 +28,22 @@ export interface ClientInfo {
 }
 
 export const MAX_USER_AGENT_CHARS = 256;
-/** Sessions ended at once by destroyOthers() or an eviction: quick, without bursting a provisioned table. */
+/** Sessions read or ended at once by destroyOther(), destroyOthers() or an eviction: quick, without bursting a provisioned table. */
 const IN_FLIGHT = 4;
+
+/**
+ * The bounds on one request's work in the account controls, whatever the number of sessions a user has
+ * (docs/accounts.md, "What a request costs, at most"). Index entries otherSessions() and destroyOthers() read:
+ * one Query (250 entries fit in one 1 MB page unless they average over 4 KB).
+ */
+export const ACCOUNT_INDEX_READ = 250;
+/** Sessions otherSessions() lists at most: the most recently used of those read. */
+export const MAX_LISTED_SESSIONS = 100;
+/**
+ * Sessions one request ends at most: each of destroyOthers() (the most recently used first), the limit after a
+ * login (the least recently used first), and the handles destroyOther() may name (more fail with a 400).
+ */
+export const MAX_ENDED_PER_REQUEST = 100;
 
 export function clientInfoOf(userAgent: string | string[] | undefined, ip: string | undefined): ClientInfo {
   const agent = Array.isArray(userAgent) ? userAgent[0] : userAgent;
@@ -80,7 +93,7 @@ export function assertFreshAuth(session: { readonly principal: string | undefine
 }
 
 /** The session options the account controls use. */
-export type AccountOptions = Pick<ResolvedSessionOptions, 'store' | 'now' | 'logger' | 'maxCommitRetries'>;
+export type AccountOptions = Pick<ResolvedSessionOptions, 'store' | 'now' | 'logger'>;
 
 /**
  * One request's account controls: its login state, and the other sessions it
@@ -146,11 +159,12 @@ export class AccountControls {
     this.allOthersOf = principal;
   }
 
+  /** At most MAX_LISTED_SESSIONS, the most recently used of the first ACCOUNT_INDEX_READ index entries. */
   async list(principal: string | undefined, own: ReadonlySet<string>): Promise<OtherSession[]> {
     if (principal === undefined) return [];
     const now = this.options.now();
-    const found = await this.options.store.findByPrincipal(principal, now);
-    return byRecentUse(found.filter((s) => !own.has(s.key))).map((s) => ({
+    const found = await this.options.store.findByPrincipal(principal, now, { limit: ACCOUNT_INDEX_READ });
+    return byRecentUse(found.filter((s) => !own.has(s.key))).slice(0, MAX_LISTED_SESSIONS).map((s) => ({
       handle: s.key,
       createdAt: s.createdAt,
       lastAccessedAt: s.lastAccessedAt,
@@ -162,21 +176,35 @@ export class AccountControls {
 
   /**
    * destroyOther() and destroyOthers(), before the session's own write. Every named handle is checked first,
-   * so a handle of no session of this user (404) leaves every session as it was.
+   * so a handle of no session of this user (404), or more handles than one request may name (400), leaves
+   * every session as it was. destroyOthers() ends at most MAX_ENDED_PER_REQUEST, the most recently used first.
    */
   async endAsked(own: ReadonlySet<string>): Promise<void> {
     if (!this.pending) return;
     const targets = [...this.targets].filter(([handle]) => !own.has(handle));
-    const checked = await Promise.all(targets.map(async ([handle, principal]) => {
+    if (targets.length > MAX_ENDED_PER_REQUEST) {
+      throw new SessionKeyError(`destroyOther: one request may name at most ${MAX_ENDED_PER_REQUEST} other sessions, this one named ${targets.length}; nothing was deleted.`);
+    }
+    const checked = await inFlight(targets, IN_FLIGHT, async ([handle, principal]): Promise<Victim> => {
       // A handle is a storage key: anything else names no session and costs no call.
       const session = principal !== undefined && isStorageKey(handle) ? await this.ownedBy(handle, principal) : undefined;
       if (!session) throw new SessionNotFoundError('destroyOther: no live session of this user has that handle; nothing was deleted.');
-      return { key: handle, principal: principal!, version: session.version };
-    }));
+      return { key: handle, principal: principal! };
+    });
     let others: Victim[] = [];
     if (typeof this.allOthersOf === 'string') {
       const principal = this.allOthersOf;
-      others = (await this.options.store.findByPrincipal(principal, this.options.now())).filter((s) => !own.has(s.key)).map((s) => ({ key: s.key, principal }));
+      const named = new Set(checked.map((v) => v.key));
+      const found = await this.options.store.findByPrincipal(principal, this.options.now(), { limit: ACCOUNT_INDEX_READ });
+      const listed = byRecentUse(found.filter((s) => !own.has(s.key) && !named.has(s.key)));
+      others = listed.slice(0, MAX_ENDED_PER_REQUEST).map((s) => ({ key: s.key, principal }));
+      if (listed.length > others.length) {
+        // Only a user with more sessions than a request ends (no maxSessionsPerPrincipal): worth an operator's look.
+        this.options.logger.warn(
+          `destroyOthers: this user has more other sessions than one request ends (${MAX_ENDED_PER_REQUEST}); ` +
+            `the rest go with the next destroyOthers(), or all at once with store.destroyByPrincipal(userId).`,
+        );
+      }
     }
     await this.endAll([...checked, ...others], (key) => this.events.emit('destroyed', { key }));
     this.targets.clear();
@@ -194,8 +222,10 @@ export class AccountControls {
     if (limit === undefined || this.authenticatedAt === undefined) return;
     const loginAt = this.authenticatedAt;
     try {
-      const found = await this.withoutGoneSurvivors(await this.options.store.findByPrincipal(principal, this.options.now()), limit, own, principal);
-      const victims = evictionVictims(found, limit, own, loginAt);
+      const listed = await this.options.store.findByPrincipal(principal, this.options.now(), { limit: Math.max(ACCOUNT_INDEX_READ, limit + MAX_ENDED_PER_REQUEST) });
+      const found = await this.withoutGoneSurvivors(listed, limit, own, principal);
+      // Most recently used first: the least recently used go, at most MAX_ENDED_PER_REQUEST per login.
+      const victims = evictionVictims(found, limit, own, loginAt).slice(-MAX_ENDED_PER_REQUEST);
       await this.endAll(victims.map((s) => ({ key: s.key, principal })), (ended) => {
         this.events.emit('destroyed', { key: ended });
         this.events.emit('evicted', { key: ended, by: key });
@@ -231,43 +261,42 @@ export class AccountControls {
     return session && session.principal === principal && !hasExpired(session, this.options.now()) ? session : undefined;
   }
 
-  private async endAll(victims: Victim[], ended: (key: string) => void): Promise<void> {
-    for (let i = 0; i < victims.length; i += IN_FLIGHT) {
-      await Promise.all(victims.slice(i, i + IN_FLIGHT).map(async (victim) => {
-        if (await this.endOne(victim)) ended(victim.key);
-      }));
-    }
-  }
-
   /**
-   * Deletes a session only while it still belongs to the user: the index may lag a change of principal, and a
-   * session that changed between the check and the delete is checked again. False when it was no longer there or theirs.
+   * Deletes each session only while it still belongs to the user (store.destroyIfOwned: the index may lag a
+   * change of principal, and a session may change user after a check); `ended` hears of those that ended.
    */
-  private async endOne(victim: Victim): Promise<boolean> {
-    let version = victim.version;
-    for (let attempt = 0; ; attempt++) {
-      if (version === undefined) {
-        const session = await this.ownedBy(victim.key, victim.principal);
-        if (!session) return false;
-        version = session.version;
-      }
-      const outcome = await this.options.store.destroy(victim.key, version);
-      if (outcome.status === 'destroyed') return true;
-      if (outcome.status === 'gone') return false;
-      const current = outcome.current;
-      if (current.principal !== victim.principal || hasExpired(current, this.options.now())) return false;
-      if (attempt >= this.options.maxCommitRetries) {
-        throw new SessionConflictError(`Gave up ending another session of this user after ${attempt + 1} concurrent writes to it; try again.`);
-      }
-      version = current.version;
-      await sleep(jitteredDelay(attempt, 5, 200));
-    }
+  private async endAll(victims: Victim[], ended: (key: string) => void): Promise<void> {
+    const now = this.options.now();
+    await inFlight(victims, IN_FLIGHT, async (victim) => {
+      if (await this.options.store.destroyIfOwned(victim.key, victim.principal, now)) ended(victim.key);
+    });
   }
 }
 
 interface Victim {
   readonly key: string;
   readonly principal: string;
-  /** The version it was checked at; undefined: check it first. */
-  readonly version?: number;
+}
+
+/**
+ * `work` on each item, at most `limit` at a time, in order. After a failure no new work starts, and the first
+ * error is thrown once the work in flight has settled (nothing of the request still lands after it answered).
+ */
+async function inFlight<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (!failure && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await work(items[i]!);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
+  return results;
 }

@@ -1,4 +1,4 @@
-import { SessionError, SessionKeyError, SessionSerializationError, SessionTooLargeError } from './errors';
+import { SessionError, SessionKeyError, SessionSerializationError, SessionTooLargeError, SessionUnreadableError } from './errors';
 import type { Logger } from './logger';
 import { FORBIDDEN_KEYS, Serializer } from './serializer';
 import { attributesOf, RESERVED_NAMES, Session } from './session';
@@ -35,7 +35,8 @@ export interface DecodedAttributes {
  * make a request inflate megabytes (a 40 KB gzip or brotli bomb would
  * otherwise become tens of megabytes). The slack over the write bound is for
  * concurrent last-write-wins writers, each within the bound on its own view,
- * whose sum is over it: such a session must still load (or even a logout fails).
+ * whose sum is over it. Past a bound, or on a value that cannot be decoded:
+ * SessionUnreadableError (422); destroy() needs no decoding, so such a session can still be ended.
  */
 export async function decodeAttributes(data: Readonly<Record<string, StoredValue>>, settings: CodecSettings): Promise<DecodedAttributes> {
   const fingerprints = new Map<string, string>();
@@ -49,7 +50,7 @@ export async function decodeAttributes(data: Readonly<Record<string, StoredValue
       continue;
     }
     // Plain text (most values) is already in memory and bounded by the item limit; only binary values inflate.
-    const encoded = typeof value === 'string' ? value : await inflate(value, name, Math.min(budget, settings.maxSessionBytes));
+    const encoded = typeof value === 'string' ? value : await inflate(value, name, settings.maxSessionBytes, budget);
     if (typeof value !== 'string') budget -= encodedSize(encoded);
     fingerprints.set(name, fingerprint(encoded));
     values.set(name, value);
@@ -60,18 +61,22 @@ export async function decodeAttributes(data: Readonly<Record<string, StoredValue
 
 /** One stored value back to the app's value, with its fingerprint (for conflicts: what another request stored). */
 export async function decodeValue(value: StoredValue, name: string, settings: CodecSettings): Promise<{ value: unknown; fingerprint: string }> {
-  const encoded = await inflate(value, name, settings.maxSessionBytes);
+  const encoded = await inflate(value, name, settings.maxSessionBytes, settings.maxSessionBytes);
   return { value: decodeEncoded(encoded, name, settings.serializer), fingerprint: fingerprint(encoded) };
 }
 
-async function inflate(value: StoredValue, name: string, budget: number): Promise<Encoded> {
+/** A stored value's encoding, inflated to at most `maxSessionBytes` and what is `left` of the session's read bound. */
+async function inflate(value: StoredValue, name: string, maxSessionBytes: number, left: number): Promise<Encoded> {
   try {
-    return await fromStoredValue(value, budget);
+    return await fromStoredValue(value, Math.min(left, maxSessionBytes));
   } catch (error) {
-    const reason = (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE'
-      ? 'its decompressed size exceeds maxSessionBytes'
-      : 'the stored bytes are not a value this library wrote';
-    throw new SessionSerializationError(name, reason);
+    // The zlib error's own text says nothing the app can act on; no part of the value goes into the message.
+    const reason = (error as { code?: string }).code !== 'ERR_BUFFER_TOO_LARGE'
+      ? 'holds bytes that are not a value this library wrote'
+      : left < maxSessionBytes
+        ? `would inflate the session past twice maxSessionBytes (${2 * maxSessionBytes} bytes; concurrent writers of different attributes can store that much)`
+        : `would inflate past maxSessionBytes (${maxSessionBytes} bytes)`;
+    throw new SessionUnreadableError(name, reason);
   }
 }
 
@@ -79,9 +84,11 @@ function decodeEncoded(encoded: Encoded, name: string, serializer: Serializer): 
   try {
     return serializer.decode(encoded, name);
   } catch (error) {
-    // A custom serializer's own failure still reaches the app as the typed error the adapters map.
-    if (error instanceof SessionError) throw error;
-    throw new SessionSerializationError(name, `the serializer could not decode it (${(error as Error).name})`);
+    if (error instanceof SessionUnreadableError) throw error;
+    // A custom serializer's own typed error reaches the app as it is, unless it speaks of storing: this is a read.
+    if (error instanceof SessionError && !(error instanceof SessionSerializationError)) throw error;
+    // Only the error's name: a parser's message may quote the stored text.
+    throw new SessionUnreadableError(name, `could not be decoded by the serializer (${(error as Error).name})`);
   }
 }
 

@@ -16,6 +16,14 @@ export async function resolveConflict(
 ): Promise<void> {
   const { options, events, codec } = runtime;
   const conflicting = conflictingAttributes(delta.expected ?? new Map(), current);
+  if (conflicting.length === 0) {
+    // A guard failed, yet the settled item holds every value this request expects: a store's record was behind
+    // (the split layout repairs a given-up part claim on that read). No one changed anything: try again.
+    if (attempt >= options.maxCommitRetries) {
+      throw new SessionConflictError(`Gave up after ${attempt + 1} tries while the stored session was being settled (maxCommitRetries ${options.maxCommitRetries}); nothing was written.`);
+    }
+    return sleep(jitteredDelay(attempt, 5, 200));
+  }
   events.emit('conflict', { key, attributes: conflicting });
   if (typeof options.onConflict !== 'function') throw rejectConflict(conflicting);
   if (attempt >= options.maxCommitRetries) {

@@ -72,6 +72,11 @@ export function advanceBaseline(base: Baseline, delta: Delta, expiresAt: number)
   base.version++;
 }
 
+/** The baseline of an item this request just created: version 1, holding what it stored. */
+export function createdBaseline(key: string, times: Baseline['times'], encoded: ReadonlyMap<string, Encoded>, values: Map<string, StoredValue>): Baseline {
+  return { key, version: 1, times, fingerprints: new Map([...encoded].map(([name, value]) => [name, fingerprint(value)])), values };
+}
+
 /** Attribute sizes of the item once the delta is applied. */
 export function projectedSizes(values: ReadonlyMap<string, StoredValue>, delta: Delta): Map<string, number> {
   const sizes = sizesOf(values);

@@ -143,6 +143,27 @@ export class SessionKeyError extends SessionError {
   readonly status = 400;
 }
 
+/**
+ * A stored session no load can read: its values would inflate past the read bound (one past `maxSessionBytes`,
+ * all together past twice that, which last-write-wins writers of different attributes can reach), or one of them
+ * can no longer be decoded (corrupt bytes, a serializer that changed). 422, not 413: nothing the client sent
+ * is too large, and 413 is what a refused write answers. The message names the attribute, never a value.
+ * `destroy()` reads nothing, so the session can still be ended.
+ */
+export class SessionUnreadableError extends SessionError {
+  readonly status = 422;
+  constructor(
+    /** The attribute whose stored value could not be read. */
+    readonly attribute: string,
+    reason: string,
+  ) {
+    super(
+      `The stored session could not be read: attribute "${attribute}" ${reason}. ` +
+        'End it with destroy() without loading it first (Koa: ctx.sessionContext.destroy(); Nest: sessionValve.context(req).destroy()), or let it expire.',
+    );
+  }
+}
+
 export class SessionSerializationError extends SessionError {
   /**
    * 500: the app stored something JSON cannot keep. 413: a value nested too deep, and 400: a number

@@ -1,5 +1,3 @@
-import type { SessionTimes } from './session-store';
-
 /** Epoch seconds: the idle deadline, never past the absolute one (so TTL removes the item at either). */
 export function idleDeadline(now: number, maxInactiveInterval: number, absoluteExpiresAt: number | undefined): number {
   const idle = Math.floor(now / 1000) + maxInactiveInterval;
@@ -7,7 +5,7 @@ export function idleDeadline(now: number, maxInactiveInterval: number, absoluteE
 }
 
 /** Whether a stored session is past either deadline at `now` (epoch ms): DynamoDB's TTL deletes late, so every read checks. */
-export function hasExpired(times: Pick<SessionTimes, 'expiresAt' | 'absoluteExpiresAt'>, now: number): boolean {
+export function hasExpired(times: { readonly expiresAt: number; readonly absoluteExpiresAt?: number | undefined }, now: number): boolean {
   const nowSeconds = now / 1000;
   return times.expiresAt <= nowSeconds || (times.absoluteExpiresAt !== undefined && times.absoluteExpiresAt <= nowSeconds);
 }

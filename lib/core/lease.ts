@@ -69,7 +69,7 @@ export async function readSession(
 ): Promise<{ stored: StoredSession | undefined; lease?: HeldLease }> {
   const pattern = settings.lockPattern;
   if (request.ignored || pattern === undefined || !pattern.test(`${request.method} ${request.path}`)) {
-    return { stored: await settings.store.get(key) };
+    return { stored: await settings.store.get(key, request.ignored) };
   }
   const owner = randomBytes(12).toString('base64url');
   try {

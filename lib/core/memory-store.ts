@@ -1,6 +1,6 @@
 import type { Serializer } from './serializer';
 import {
-  DestroyOutcome, LockOutcome, NewSession, PrincipalSession, sameStoredValue, SessionStore, SessionUpdate, StoredSession, StoredValue, UpdateOutcome,
+  DestroyOutcome, LockOutcome, NewSession, PrincipalSession, PrincipalSessionQuery, sameStoredValue, SessionStore, SessionUpdate, StoredSession, StoredValue, UpdateOutcome,
 } from './session-store';
 
 export interface MemoryStoreOptions {
@@ -17,6 +17,8 @@ const SWEEP_EVERY_WRITES = 1000;
  */
 export class MemoryStore extends SessionStore {
   private readonly items = new Map<string, StoredSession>();
+  /** recordMove(): old key -> where its session moved, kept until expiresAt (epoch seconds). */
+  private readonly moves = new Map<string, { readonly to: Set<string>; expiresAt: number }>();
   private writesSinceSweep = 0;
 
   constructor(private readonly options: MemoryStoreOptions = {}) {
@@ -71,6 +73,20 @@ export class MemoryStore extends SessionStore {
     return { status: 'destroyed' };
   }
 
+  async recordMove(from: string, to: string, expiresAt: number): Promise<void> {
+    const moves = this.moves.get(from);
+    if (moves) {
+      moves.to.add(to);
+      moves.expiresAt = Math.max(moves.expiresAt, expiresAt);
+    } else {
+      this.moves.set(from, { to: new Set([to]), expiresAt });
+    }
+  }
+
+  async movesOf(key: string): Promise<readonly string[]> {
+    return [...(this.moves.get(key)?.to ?? [])];
+  }
+
   async acquire(key: string, owner: string, leaseUntil: number, now: number): Promise<LockOutcome> {
     const item = this.items.get(key);
     if (!item || item.expiresAt * 1000 <= now) return { status: 'absent' };
@@ -85,9 +101,12 @@ export class MemoryStore extends SessionStore {
     if (item?.lockOwner === owner) this.items.set(key, { ...item, lockOwner: undefined, lockExpires: undefined });
   }
 
-  async findByPrincipal(principal: string, now = Date.now()): Promise<PrincipalSession[]> {
+  /** With `query.limit`, the first that many of the user's sessions (expired ones count), as an index read would. */
+  async findByPrincipal(principal: string, now = Date.now(), query: PrincipalSessionQuery = {}): Promise<PrincipalSession[]> {
     return [...this.items]
-      .filter(([, item]) => item.principal === principal && item.expiresAt * 1000 > now)
+      .filter(([, item]) => item.principal === principal)
+      .slice(0, query.limit ?? Infinity)
+      .filter(([, item]) => item.expiresAt * 1000 > now)
       .map(([key, { createdAt, lastAccessedAt, expiresAt, userAgent, ip }]) => ({
         key, createdAt, lastAccessedAt, expiresAt, ...(userAgent !== undefined && { userAgent }), ...(ip !== undefined && { ip }),
       }));
@@ -103,6 +122,7 @@ export class MemoryStore extends SessionStore {
     if (++this.writesSinceSweep < SWEEP_EVERY_WRITES) return;
     this.writesSinceSweep = 0;
     for (const [key, item] of this.items) if (item.expiresAt * 1000 <= now) this.items.delete(key);
+    for (const [key, moves] of this.moves) if (moves.expiresAt * 1000 <= now) this.moves.delete(key);
   }
 }
 

@@ -1,5 +1,5 @@
 import { configure } from 'safe-stable-stringify';
-import { SessionKeyError, SessionSerializationError } from './errors';
+import { SessionKeyError, SessionSerializationError, SessionUnreadableError } from './errors';
 
 /** Encodes one attribute value. `path` names the attribute for error messages. */
 export interface Serializer {
@@ -35,8 +35,9 @@ export const jsonSerializer: Serializer = {
           ? JSON.parse(text, (key, v: unknown) => (FORBIDDEN_KEYS.has(key) ? undefined : v))
           : JSON.parse(text)
       ) as unknown;
-    } catch (e) {
-      throw new SessionSerializationError(path, `stored text is not JSON (${(e as Error).message})`);
+    } catch {
+      // Not the parser's message: it may quote the stored text, and this error's message goes to the client.
+      throw new SessionUnreadableError(path, 'holds stored text that is not JSON');
     }
   },
 };

@@ -1,21 +1,21 @@
 import { AccountControls, assertFreshAuth, clientInfoOf, OtherSession } from './account';
-import { decodeAttributes, encodeAttributes, toStored } from './attribute-codec';
+import { encodeAttributes, toStored } from './attribute-codec';
 import { resolveConflict } from './commit-conflict';
 import { checkMaxInactiveInterval, checkPrincipal } from './controls';
-import { advanceBaseline, Baseline, deltaAgainst, projectedSizes, sizesOf } from './delta';
+import { advanceBaseline, Baseline, createdBaseline, deltaAgainst, projectedSizes, sizesOf } from './delta';
 import { SessionConflictError, SessionStoreError } from './errors';
 import { idleDeadline, touchStep } from './expiry';
-import { recordSave, redacted } from './redact';
+import { recordSave } from './redact';
 import { generateSessionId, storageKeyOf } from './ids';
 import { metadataBytes } from './item-size';
 import { measured } from './metrics';
 import { HeldLease, releaseQuietly } from './lease';
-import { loadItem } from './session-load';
+import { loadItem, requestedKey } from './session-load';
 import { isIgnoredRequest } from './patterns';
 import { attributesOf, clearAttributes, createSessionObject, Session, SessionState } from './session';
-import { hasContent, moveSession, NewItem, newSessionTimes, RetiredItem } from './session-move';
+import { endSession, hasContent, moveSession, NewItem, newSessionTimes, RetiredItem } from './session-move';
 import { writeReason } from './write-reason';
-import { Encoded, fingerprint } from './stored-value';
+import type { Encoded } from './stored-value';
 import type { StoredSession, StoredValue } from './session-store';
 import type { CommitResult, RequestInfo, SessionRuntime } from './request-types';
 
@@ -106,11 +106,13 @@ export class SessionContext implements SessionState {
     this.isNew = true;
   }
 
+  /** Ends the session at commit. Needs no load (nor a readable session): a logout can call it before, or after a failed load. */
   destroy(): void {
     this.controlsUsed = true;
     this.accountControls.reset();
     this.retireStoredItem(false);
     if (this.session) clearAttributes(this.session);
+    else this.endUnread();
     this.id = generateSessionId();
     this.isNew = true;
   }
@@ -183,35 +185,31 @@ export class SessionContext implements SessionState {
     const { found, lease, detachedBy } = await loadItem(this.runtime, this.request, this.ignored || this.committed);
     this.lease = lease;
     this.detachedBy = detachedBy;
+    if (this.session) return this.session; // a destroy() while the read ran ended it (endUnread): nothing found is adopted
     if (!found) return this.startFresh();
     this.id = found.id;
     this.isNew = false;
     this.reissueId = found.signedWithOldSecret;
-    try {
-      return await this.adopt(found.key, found.stored);
-    } catch (error) {
-      // An item that cannot be decoded must not keep its lease: every later request would wait lockExpiration for it.
-      await this.releaseLease();
-      throw error;
-    }
+    this.baseline = found.baseline;
+    this.ownMaxInactiveInterval = found.stored.maxInactiveInterval;
+    this.principal = found.stored.principal;
+    this.accountControls.adopt(found.stored);
+    return (this.session = createSessionObject(this, found.attributes));
+  }
+
+  /** destroy() before a load gave a session (none, one under way, or one that failed): ends what the request's id names. */
+  private endUnread(): void {
+    const key = requestedKey(this.runtime, this.request); // no store call, no decoding: a session no load can read still ends
+    if (key !== undefined) this.staleKeys.push(key);
+    const fresh = (this.session = createSessionObject(this, {}));
+    // Later loads get the new, empty session; a read still under way is waited for, so the commit knows of its lease.
+    this.loading = (this.loading ?? Promise.resolve()).then(() => fresh, () => fresh);
   }
 
   private startFresh(): Session {
     this.id = generateSessionId();
     this.isNew = true;
     this.session = createSessionObject(this, {});
-    return this.session;
-  }
-
-  private async adopt(key: string, stored: StoredSession): Promise<Session> {
-    const { options } = this.runtime;
-    const { attributes, fingerprints, values } = await decodeAttributes(stored.data, this.runtime.codec);
-    this.baseline = { key, version: stored.version, unsettled: stored.unsettled === true, times: stored, fingerprints, values };
-    this.ownMaxInactiveInterval = stored.maxInactiveInterval;
-    this.principal = stored.principal;
-    this.accountControls.adopt(stored);
-    if (options.logSessionContents) options.logger.debug(`session ${key} loaded`, redacted(attributes, options.redact));
-    this.session = createSessionObject(this, attributes);
     return this.session;
   }
 
@@ -329,13 +327,7 @@ export class SessionContext implements SessionState {
     }
     await this.deleteItems(this.staleKeys);
     if (!item.created) return { headers: this.runtime.transport.clear(this.request.secure) };
-    this.baseline = {
-      key,
-      version: 1,
-      times,
-      fingerprints: new Map([...item.encoded].map(([name, value]) => [name, fingerprint(value)])),
-      values: item.data,
-    };
+    this.baseline = createdBaseline(key, times, item.encoded, item.data);
     this.isNew = false;
     this.carriedTimes = undefined;
     this.forceTouch = false;
@@ -371,7 +363,8 @@ export class SessionContext implements SessionState {
   }
 
   private async deleteItems(keys: string[]): Promise<void> {
-    await Promise.all(keys.map((key) => this.runtime.options.store.destroy(key)));
+    // A logout: a session a concurrent regenerate() or login() moved meanwhile is followed and ended too (or 409).
+    await Promise.all(keys.map((key) => endSession(this.runtime.options.store, key, this.runtime.events)));
     for (const key of keys) {
       this.runtime.events.emit('destroyed', { key });
       if (this.lease?.key === key) this.lease = undefined; // deleted with its item

@@ -192,10 +192,16 @@ export function hasContent(attributes: number, times: Pick<NewSessionTimes, 'pri
  * regenerate() at commit: with the new item written, deletes the old one at
  * the version this request loaded, carrying whatever another request stored
  * meanwhile. On failure the old session stays as it was and the new item goes.
+ *
+ * The move is recorded (store.recordMove) before the old item can go, so a
+ * logout that finds the old item gone finds where the session went (endSession);
+ * a logout that deleted the old item first makes the delete below find it gone,
+ * and the move fails with 409. The record outlives the old session's deadline.
  */
 export async function moveSession(retired: RetiredItem, item: NewItem, settings: MoveSettings, session: Session): Promise<void> {
   await item.create();
   try {
+    await settings.store.recordMove(retired.key, item.key, Math.max(retired.expiresAt, item.times.expiresAt));
     await retireOldItem(retired, settings, {
       mine: (name) => session[name],
       changedByMe: (name, theirs) => {
@@ -207,5 +213,38 @@ export async function moveSession(retired: RetiredItem, item: NewItem, settings:
   } catch (error) {
     await item.discard();
     throw error;
+  }
+}
+
+/** How many moves a logout follows (a chain of regenerate()s or logins that ran while it did) before it answers 409. */
+export const MAX_MOVES_FOLLOWED = 4;
+
+/**
+ * Ends the session under `key` for destroy() (a logout): deletes its item, and when there was none, follows the
+ * moves recorded for it (a concurrent regenerate() or login() moved the session to a new id and committed first)
+ * and ends the session where it went. A delete that finds its item costs nothing more; one that finds nothing costs
+ * one strong read per key it found gone. Past MAX_MOVES_FOLLOWED moves the logout fails with 409 (the adapters then
+ * leave the cookie alone), having ended what it reached. Only a logout follows moves: the principal-based deletes
+ * (destroyOther, destroyOthers, maxSessionsPerPrincipal, destroyByPrincipal) have rules of their own.
+ */
+export async function endSession(store: SessionStore, key: string, events: SessionEvents): Promise<void> {
+  if ((await store.destroy(key)).status !== 'gone') return;
+  const seen = new Set([key]);
+  let gone = [key];
+  let followed = 0;
+  while (gone.length > 0) {
+    const moves = (await Promise.all(gone.map((k) => store.movesOf(k)))).flat().filter((to) => !seen.has(to));
+    gone = [];
+    for (const to of new Set(moves)) {
+      seen.add(to);
+      if (++followed > MAX_MOVES_FOLLOWED) {
+        throw new SessionConflictError(
+          `The session was moved to a new id more than ${MAX_MOVES_FOLLOWED} times while this logout ran (regenerate() or login() in other requests); it may still be valid: log out again.`,
+        );
+      }
+      const outcome = await store.destroy(to);
+      if (outcome.status === 'gone') gone.push(to);
+      else events.emit('destroyed', { key: to });
+    }
   }
 }

@@ -1,3 +1,6 @@
+import { jitteredDelay, sleep } from './backoff';
+import { SessionConflictError } from './errors';
+import { hasExpired } from './expiry';
 import { assertItemFits } from './item-size';
 import type { Serializer } from './serializer';
 
@@ -86,6 +89,18 @@ export interface PrincipalSession {
   readonly ip?: string | undefined;
 }
 
+/** How much of a user's sessions findByPrincipal reads. */
+export interface PrincipalSessionQuery {
+  /**
+   * Read at most this many index entries (in the index's order, which is no particular one; expired entries
+   * count too), and answer the live sessions among them: bounded work for a user with very many sessions.
+   */
+  readonly limit?: number;
+}
+
+/** Tries of the default destroyIfOwned() against concurrent writes to the session before it gives up (409). */
+const OWNED_DESTROY_TRIES = 5;
+
 /** The outcome of a destroy conditioned on the version seen at load (regenerate). */
 export type DestroyOutcome =
   | { readonly status: 'destroyed' }
@@ -105,8 +120,11 @@ export type LockOutcome =
  * app's in a shared table. Values are already encoded. A store knows nothing of HTTP.
  */
 export abstract class SessionStore {
-  /** The item, or undefined when there is none. Expiry is judged by the caller. */
-  abstract get(key: string): Promise<StoredSession | undefined>;
+  /**
+   * The item, or undefined when there is none. Expiry is judged by the caller. `readOnly`: the request will
+   * write nothing (ignored), so the read must not write either, not even upkeep a store may do on reads.
+   */
+  abstract get(key: string, readOnly?: boolean): Promise<StoredSession | undefined>;
   /** Creates the item; fails if one exists under the key. */
   abstract create(key: string, session: NewSession): Promise<void>;
   /** Applies the delta to an existing, unexpired item whose guards hold. */
@@ -117,16 +135,49 @@ export abstract class SessionStore {
    */
   abstract destroy(key: string, expectedVersion?: number): Promise<DestroyOutcome>;
   /**
+   * Records that the session under `from` moves to `to` (regenerate(), login()), before the item under `from` is
+   * deleted, so that a logout which then finds that item gone can follow the move and end the session there
+   * ("a logout is final"). The record is never read as a session (a key no session has, no principal) and lives
+   * at least until `expiresAt` (epoch seconds). Recording another move of the same `from` adds to it: concurrent
+   * moves of one session are all kept, whichever of them won.
+   */
+  abstract recordMove(from: string, to: string, expiresAt: number): Promise<void>;
+  /** The keys recordMove() recorded for `key` (a strong read), whether or not those moves went through; empty when none. */
+  abstract movesOf(key: string): Promise<readonly string[]>;
+  /**
    * Takes the item's lease for `owner` until `leaseUntil` (epoch ms) when it is
    * free or its lease ran out, returning the item in the same call.
    */
   abstract acquire(key: string, owner: string, leaseUntil: number, now: number): Promise<LockOutcome>;
   /** Gives the lease back if `owner` still holds it. */
   abstract release(key: string, owner: string): Promise<void>;
-  /** The unexpired sessions of a user (`session.setPrincipal(userId)`). */
-  abstract findByPrincipal(principal: string, now?: number): Promise<PrincipalSession[]>;
-  /** Deletes every session of a user ("sign out everywhere"); resolves with how many. */
+  /** The unexpired sessions of a user (`session.setPrincipal(userId)`); `query.limit` bounds the work. */
+  abstract findByPrincipal(principal: string, now?: number, query?: PrincipalSessionQuery): Promise<PrincipalSession[]>;
+  /**
+   * Deletes every session of a user ("sign out everywhere"); resolves with how many it ended. A session that
+   * belongs to another user by now (setPrincipal) stays, whatever an index that lags says.
+   */
   abstract destroyByPrincipal(principal: string): Promise<number>;
+
+  /**
+   * Deletes the session only while it belongs to `principal` (the account controls end sessions a lagging
+   * index listed this way); true when a session of that user, live at `now` (epoch ms), ended. This default
+   * reads the session and deletes it conditioned on the version read; a store that can condition a delete on
+   * the principal itself (DynamoDbStore) does it in one call.
+   */
+  async destroyIfOwned(key: string, principal: string, now: number = Date.now()): Promise<boolean> {
+    let session = await this.get(key);
+    for (let attempt = 0; ; attempt++) {
+      if (session?.principal !== principal) return false;
+      const outcome = await this.destroy(key, session.version);
+      if (outcome.status !== 'changed') return outcome.status === 'destroyed' && !hasExpired(session, now);
+      if (attempt + 1 >= OWNED_DESTROY_TRIES) {
+        throw new SessionConflictError(`Gave up ending another session of this user after ${attempt + 1} concurrent writes to it; try again.`);
+      }
+      session = outcome.current;
+      await sleep(jitteredDelay(attempt, 5, 200));
+    }
+  }
 
   /** How attribute values are encoded; undefined means JSON (see jsonSerializer). */
   get serializer(): Serializer | undefined {

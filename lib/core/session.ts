@@ -37,21 +37,36 @@ export interface SessionControls {
    * Logs `userId` in, at commit: a new id (the session fixation defence, as regenerate()), the principal, and
    * `authenticatedAt` = now. Then, with `maxSessionsPerPrincipal`, the user's least recently used other sessions
    * beyond the limit are destroyed. The session is stored even when it holds no attribute.
+   *
+   * Bounded: the limit reads at most 250 index entries (maxSessionsPerPrincipal + 100 when that is more: one
+   * Query), reads the sessions that stay (maxSessionsPerPrincipal − 1, plus any the index still lists after their
+   * deletion), and ends at most 100 sessions per login, the least recently used of those read, each with one
+   * delete conditioned on the user; a user further over the limit loses the rest at the next logins.
    */
   login(userId: string): void;
   /** Epoch milliseconds of the last login(); carried by regenerate(), gone with destroy() or a change of principal. */
   readonly authenticatedAt: number | undefined;
   /** Whole seconds since the last login(); undefined when this session never logged in. Reads no store. */
   authAge(): number | undefined;
-  /** The same user's other live sessions, most recently used first ("your devices"). One index Query. */
+  /**
+   * The same user's other live sessions, most recently used first ("your devices"): at most 100, the most
+   * recently used of the first 250 entries the principal index gives (so a user with more than 250 sessions sees
+   * 100 of some 250 of them). One index Query, whatever the number of sessions.
+   */
   otherSessions(): Promise<OtherSession[]>;
   /**
    * Destroys another session of the same user, named by its `handle` from otherSessions(), at commit. A handle of
    * no live session of this user fails the request with SessionNotFoundError (404) and deletes nothing; this
-   * session's own handle acts as destroy().
+   * session's own handle acts as destroy(). One request may name at most 100 other sessions: more fail it with
+   * SessionKeyError (400) before any call, deleting nothing. Each costs a read and a delete conditioned on the user.
    */
   destroyOther(handle: string): void;
-  /** Destroys every other session of the same user at commit ("sign out my other devices"). */
+  /**
+   * Destroys the same user's other sessions at commit ("sign out my other devices"): one index Query (at most 250
+   * entries) and at most 100 sessions per request, the most recently used first, each with one delete
+   * conditioned on the user. A user with more keeps the rest until the next call; `store.destroyByPrincipal(userId)`
+   * ends every session of a user, this one included, outside a request.
+   */
   destroyOthers(): void;
 }
 

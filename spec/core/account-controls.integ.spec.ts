@@ -313,7 +313,7 @@ describe('account controls when the store fails', () => {
     const logger: Logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m), error() {} };
     const t = testManager({ maxSessionsPerPrincipal: 1, logger }, store);
     await t.run((s) => void (s['cart'] = ['tea']));
-    store.inject([undefined, undefined, undefined, 'timeout']); // get, create, destroy of the old item, then the index query
+    store.inject([undefined, undefined, undefined, undefined, 'timeout']); // get, create, the move's record, destroy of the old item, then the index query
     const result = await t.run((s) => s.login('ada'));
     expect(result.headers.some(([name]) => name === 'Set-Cookie')).toBe(true);
     expect(await store.get(keyOf(t.cookie()!))).toMatchObject({ principal: 'ada', data: { cart: '["tea"]' } });

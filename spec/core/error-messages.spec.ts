@@ -1,4 +1,4 @@
-import { SessionConfigError, TableNotFoundError } from '../../lib';
+import { SessionConfigError, SessionUnreadableError, TableNotFoundError } from '../../lib';
 
 /**
  * Error texts are part of the interface: they name the fix, and they never
@@ -37,6 +37,20 @@ describe('TableNotFoundError names the table and the command that creates it', (
   });
 });
 
+describe('SessionUnreadableError is about reading, names the attribute and the way out, and no value', () => {
+  it('pins the text', () => {
+    const error = new SessionUnreadableError('cart', 'holds stored text that is not JSON');
+    expect(error.message).toBe(
+      'The stored session could not be read: attribute "cart" holds stored text that is not JSON. ' +
+        'End it with destroy() without loading it first (Koa: ctx.sessionContext.destroy(); Nest: sessionValve.context(req).destroy()), or let it expire.',
+    );
+    expect(error.status).toBe(422);
+    expect(error.expose).toBe(true);
+    expect(error.attribute).toBe('cart');
+    expect(error.message).not.toMatch(/cannot be stored/);
+  });
+});
+
 describe('no error text prints a placeholder phrase as a value', () => {
   const PLACEHOLDERS = /\b(the default region|undefined|null|\[object Object\]|NaN)\b/;
 
@@ -44,6 +58,7 @@ describe('no error text prints a placeholder phrase as a value', () => {
     ['TableNotFoundError without a region', new TableNotFoundError('t', undefined)],
     ['TableNotFoundError with a region', new TableNotFoundError('t', 'us-east-1')],
     ['SessionConfigError', new SessionConfigError(['secrets must be given'])],
+    ['SessionUnreadableError', new SessionUnreadableError('cart', 'would inflate past maxSessionBytes (10000 bytes)')],
   ])('%s', (_name, error) => {
     expect(error.message).not.toMatch(PLACEHOLDERS);
   });

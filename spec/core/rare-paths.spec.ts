@@ -3,7 +3,7 @@ import { keyOf } from '../support/cookies';
 import { quietLogger } from '../support/quiet-logger';
 import { loginRace, testManager } from '../support/manager';
 import {
-  MemoryStore, SessionConflictError, SessionSerializationError, SessionStoreUnavailableError, SessionTooLargeError, StoredSession,
+  MemoryStore, SessionConflictError, SessionStoreUnavailableError, SessionTooLargeError, SessionUnreadableError, StoredSession,
 } from '../../lib';
 import type { LockOutcome } from '../../lib/core/session-store';
 
@@ -158,8 +158,8 @@ describe('decompression bombs and maxSessionBytes', () => {
     await t.store.destroy(key);
     await t.store.create(key, { ...stored, data: { a: '1', bomb } });
     const error = await t.request().load().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SessionSerializationError);
-    expect((error as Error).message).toMatch(/bomb.*decompressed size exceeds maxSessionBytes/);
+    expect(error).toBeInstanceOf(SessionUnreadableError);
+    expect((error as Error).message).toMatch(/attribute "bomb" would inflate past maxSessionBytes \(65536 bytes\)/);
   });
 
   it('compressed values share one inflation budget of twice maxSessionBytes', async () => {
@@ -170,7 +170,7 @@ describe('decompression bombs and maxSessionBytes', () => {
     const each = markered(1, gzipSync(Buffer.from(JSON.stringify('b'.repeat(60_000)))));
     await t.store.destroy(key);
     await t.store.create(key, { ...stored, data: { one: each, two: each, three: each, four: each } });
-    await expect(t.request().load()).rejects.toThrow(SessionSerializationError);
+    await expect(t.request().load()).rejects.toThrow(/attribute "four" would inflate the session past twice maxSessionBytes \(200000 bytes/);
   });
 
   it('two concurrent writers that together pass maxSessionBytes leave a session that still loads (and can log out)', async () => {
@@ -188,14 +188,14 @@ describe('decompression bombs and maxSessionBytes', () => {
     expect((t.store as MemoryStore).size).toBe(0);
   });
 
-  it('corrupt compressed bytes fail typed (500), never as a bare zlib error', async () => {
+  it('corrupt compressed bytes fail typed (422, about reading), never as a bare zlib error', async () => {
     const t = testManager();
     await t.run((s) => void (s['a'] = 1));
     const key = keyOf(t.cookie()!);
     const stored = (await t.store.get(key))!;
     await t.store.destroy(key);
     await t.store.create(key, { ...stored, data: { broken: new Uint8Array([1, 9, 9, 9]), unknown: new Uint8Array([77, 1]) } });
-    await expect(t.request().load()).rejects.toThrow(SessionSerializationError);
+    await expect(t.request().load()).rejects.toThrow(SessionUnreadableError);
   });
 });
 
@@ -208,11 +208,11 @@ describe('leases are released on every path (locking)', () => {
     const stored = (await store.get(key))!;
     await store.destroy(key);
     await store.create(key, { ...stored, data: { a: 'not json {' } });
-    await expect(t.request().load()).rejects.toThrow(SessionSerializationError);
+    await expect(t.request().load()).rejects.toThrow(SessionUnreadableError);
     expect(store.held.size).toBe(0);
     expect((await store.get(key))!.lockOwner).toBeUndefined();
     // Not SessionLockTimeoutError: the lease did not outlive the failed load.
-    await expect(t.request().load()).rejects.toThrow(SessionSerializationError);
+    await expect(t.request().load()).rejects.toThrow(SessionUnreadableError);
   });
 
   it.each([
@@ -395,7 +395,7 @@ describe('found by the independent review', () => {
     await t.run((s) => expect(s.isNew).toBe(true));
   });
 
-  it("a custom serializer's own decode failure reaches the app typed (500), not as a bare error", async () => {
+  it("a custom serializer's own decode failure reaches the app typed (422, about reading), not as a bare error", async () => {
     const serializer = {
       encode: (value: unknown) => JSON.stringify(value),
       decode: (): unknown => {
@@ -405,8 +405,8 @@ describe('found by the independent review', () => {
     const t = testManager({}, new MemoryStore({ serializer }));
     await t.run((s) => void (s['a'] = 1));
     const error = await t.request().load().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SessionSerializationError);
-    expect((error as SessionSerializationError).status).toBe(500);
-    expect((error as Error).message).toMatch(/attribute a cannot be stored: the serializer could not decode it \(TypeError\)/);
+    expect(error).toBeInstanceOf(SessionUnreadableError);
+    expect((error as SessionUnreadableError).status).toBe(422);
+    expect((error as Error).message).toMatch(/could not be read: attribute "a" could not be decoded by the serializer \(TypeError\)/);
   });
 });

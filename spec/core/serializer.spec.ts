@@ -1,6 +1,6 @@
 import { expect } from '@jest/globals';
 import { jsonSerializer, MAX_DEPTH } from '../../lib/core/serializer';
-import { SessionKeyError, SessionSerializationError } from '../../lib';
+import { SessionKeyError, SessionSerializationError, SessionUnreadableError } from '../../lib';
 
 describe('jsonSerializer', () => {
   it('encodes equal values to equal text whatever the key order', () => {
@@ -75,8 +75,11 @@ describe('jsonSerializer', () => {
     expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
   });
 
-  it('reports corrupt stored text as a SessionSerializationError', () => {
-    expect(() => jsonSerializer.decode('{not json', 'cart')).toThrow(/attribute cart cannot be stored: stored text is not JSON/);
+  it('reports corrupt stored text as a SessionUnreadableError (422) that does not quote it', () => {
+    const attempt = (): unknown => jsonSerializer.decode('{"token":"s3cr3t", oops', 'cart');
+    expect(attempt).toThrow(SessionUnreadableError);
+    expect(attempt).toThrow(/^The stored session could not be read: attribute "cart" holds stored text that is not JSON\. /);
+    expect(attempt).not.toThrow(/s3cr3t/);
   });
 
   it('answers 400 for an out-of-range number (client JSON like 1e400 parses to Infinity) and 500 for NaN (the app\'s own arithmetic)', () => {

@@ -22,6 +22,7 @@ async function exerciseApp(store: DynamoDbStore): Promise<void> {
   const t = testManager({ locking: { uriPattern: 'POST /.*' } }, store);
   await t.run((s) => {
     s['cart'] = ['tea'];
+    s['profile'] = 'p'.repeat(1000); // over partThreshold: in the split layout its own item, deleted in a batch
     s.setPrincipal('ada');
   });
   await t.run((s) => void (s['cart'] = ['tea', 'scones']), { method: 'POST', path: '/cart' });

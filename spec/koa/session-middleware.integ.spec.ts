@@ -69,7 +69,7 @@ describe('Koa middleware on DynamoDB Local: DynamoDB calls per request', () => {
     await b.post('/set/b/3').expect(200);
     expect(log.calls).toEqual([READ_CALL, 'UpdateItem']);
     const update = log.inputs[1]!.input as { UpdateExpression: string; ExpressionAttributeNames: Record<string, string> };
-    const dataNames = Object.values(update.ExpressionAttributeNames).filter((n) => !['data', 'lastAccessedAt', 'expiresAt', 'writeToken', 'version', 'sessionId', 'parts', 'partSince', 'partInfo', 'partsExpireAt'].includes(n));
+    const dataNames = Object.values(update.ExpressionAttributeNames).filter((n) => !['data', 'lastAccessedAt', 'expiresAt', 'writeToken', 'fences', 'version', 'sessionId', 'parts', 'partSince', 'partInfo', 'partsExpireAt'].includes(n));
     expect(dataNames).toEqual(['b']);
     expect(update.UpdateExpression).not.toMatch(/#n\d+ = :v\d+, #n\d+\.#n\d+ = .*#n\d+\.#n\d+ =/); // one data path only
     const res = await b.get('/read').expect(200);

@@ -13,16 +13,19 @@
 import fc from 'fast-check';
 import { DynamoDbStore, SessionManager } from '../../lib';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../tools/dynamodb-local';
-import { endpoint, LAYOUT_OPTIONS } from '../support/dynamodb';
+import { endpoint, LAYOUT, LAYOUT_OPTIONS } from '../support/dynamodb';
 import { Faults, storeBehindProxy, StoreBehindProxy } from '../support/fault-proxy';
 import {
-  assertModel, CommandSet, timeoutFor, configArb, coreDriver, FaultPlan, Harness, inspectWith, koaDriver, proxyFaultControl, sessionOptions, START_TIME,
+  assertModel, CommandSet, timeoutFor, configArb, coreDriver, FaultPlan, Harness, inspectWith, koaDriver, proxyFaultControl, sessionOptions, skewsArb, START_TIME,
 } from '../support/model-harness';
 import type { ModelConfig } from '../support/model-reference';
 import { quietLogger } from '../support/quiet-logger';
 
-/** Default runs per property (DynamoDB Local is slower, and faults cost SDK retries). */
+/** Default runs per property (DynamoDB Local is slower, and faults cost SDK retries and late writes real time). */
 const RUNS = { sequential: 15, overlapping: 15, koa: 8 } as const;
+
+/** The simulated nodes: at most this many stores (each its own SDK client) share the table. */
+const MAX_NODES = 3;
 
 /** Shares of calls that meet each fault, for one command; the proxy draws them from the command's seed. */
 const PROFILES: readonly Faults[] = [
@@ -38,26 +41,59 @@ const PROFILES: readonly Faults[] = [
   { throttle: 1 },
 ];
 
+/**
+ * Writes whose answer is lost and that DynamoDB applies later: after the SDK's retries and the store's read-back
+ * (a few hundred ms), or after the next requests (up to two seconds).
+ */
+const LATE_PROFILES: readonly Faults[] = [
+  { late: 0.5, lateMs: [200, 2000] },
+  { late: 1, lateMs: [200, 2000] },
+  { late: 1, lateMs: [20, 400] },
+  { late: 0.5, dropAfter: 0.3, lateMs: [100, 1500] },
+  { late: 0.5, throttle: 0.4, lateMs: [100, 1500] },
+];
+
+const seedArb = fc.integer({ min: 1, max: 0x7fffffff });
 const proxyFaultPlanArb: fc.Arbitrary<FaultPlan> = fc.oneof(
-  { weight: 1, arbitrary: fc.constant<FaultPlan>({}) },
-  { weight: 1, arbitrary: fc.record({ faults: fc.constantFrom(...PROFILES), seed: fc.integer({ min: 1, max: 0x7fffffff }) }).map((proxy): FaultPlan => ({ proxy })) },
+  { weight: 2, arbitrary: fc.constant<FaultPlan>({}) },
+  { weight: 1, arbitrary: fc.record({ faults: fc.constantFrom(...PROFILES), seed: seedArb }).map((proxy): FaultPlan => ({ proxy })) },
+  { weight: 1, arbitrary: fc.record({ faults: fc.constantFrom(...LATE_PROFILES), seed: seedArb }).map((proxy): FaultPlan => ({ proxy })) },
 );
 
-describe('session model (DynamoDB Local behind the fault proxy)', () => {
+/** Two or three nodes per run, each clock skewed by up to ±30 s. */
+const configs = (overrides: Parameters<typeof configArb>[0] = {}): fc.Arbitrary<ModelConfig> => configArb({ skews: skewsArb(2, MAX_NODES), ...overrides });
+
+describe('session model (DynamoDB Local behind the fault proxy, several skewed nodes)', () => {
   let behind: StoreBehindProxy;
+  /** One store per node, each with its own SDK client through the proxy, on the node's clock. */
+  const stores: DynamoDbStore[] = [];
   /** The same table without the proxy: what the model reads to check the store. */
   let direct: DynamoDbStore;
+  /** The true time of the current run, and its nodes' skews: the stores' clocks read them. */
+  const clock = { now: START_TIME };
+  const skews: number[] = new Array<number>(MAX_NODES).fill(0);
 
   beforeAll(async () => {
     // Short deadlines so a fault costs little time; still room for the SDK's retries.
-    behind = await storeBehindProxy({ readTimeout: 1500, writeTimeout: 2000, requestTimeout: 700 }, 13);
+    const timeouts = { readTimeout: 1500, writeTimeout: 2000, requestTimeout: 700 };
+    behind = await storeBehindProxy({ ...timeouts, now: () => clock.now + skews[0]! }, 13);
+    stores.push(behind.store);
+    for (let node = 1; node < MAX_NODES; node++) {
+      const store = new DynamoDbStore({
+        ...LAYOUT_OPTIONS, ...timeouts, tableName: behind.tableName, endpoint: behind.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS,
+        createIfNotExist: false, now: () => clock.now + skews[node]!,
+      }, quietLogger);
+      await store.ready();
+      stores.push(store);
+    }
     direct = new DynamoDbStore({
-      ...LAYOUT_OPTIONS, tableName: behind.tableName, endpoint: endpoint(), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, createIfNotExist: false,
+      ...LAYOUT_OPTIONS, tableName: behind.tableName, endpoint: endpoint(), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, createIfNotExist: false, now: () => clock.now,
     }, quietLogger);
     await direct.ready();
   }, 60_000);
 
   afterAll(async () => {
+    for (const store of stores.slice(1)) store.client.destroy();
     direct?.client.destroy();
     await behind?.close();
   });
@@ -65,15 +101,20 @@ describe('session model (DynamoDB Local behind the fault proxy)', () => {
   function harness(http: boolean) {
     return async (cfg: ModelConfig): Promise<Harness> => {
       // One table for every run: each run's sessions have ids of their own.
-      const clock = { now: START_TIME };
-      const manager = new SessionManager(sessionOptions(cfg, behind.store, clock));
-      const driver = http ? await koaDriver(manager) : coreDriver(manager);
+      clock.now = START_TIME;
+      cfg.skews.forEach((skew, node) => (skews[node] = skew));
+      const nodes = await Promise.all(cfg.skews.map(async (skew, node) => {
+        const manager = new SessionManager(sessionOptions(cfg, stores[node]!, clock, skew));
+        return { manager, driver: http ? await koaDriver(manager) : coreDriver(manager) };
+      }));
       return {
-        cfg, clock, manager, driver, faults: proxyFaultControl(behind.proxy, cfg.locking),
+        cfg, clock, nodes, layout: LAYOUT, faults: proxyFaultControl(behind.proxy, cfg.locking),
         inspect: (key) => inspectWith(direct, key),
         close: async () => {
           behind.proxy.set({});
-          await driver.close();
+          // Nothing a run held back lands in the next one.
+          await behind.proxy.flushLate();
+          await Promise.all(nodes.map((n) => n.driver.close()));
         },
       };
     };
@@ -83,15 +124,15 @@ describe('session model (DynamoDB Local behind the fault proxy)', () => {
   const overlapping: CommandSet = { faults: fc.constant({}), meta: false, overlaps: true, maxCommands: 10 };
   const overHttp: CommandSet = { faults: proxyFaultPlanArb, overlaps: true, clientInput: true, maxCommands: 10 };
 
-  it('sequential requests with throttling, 5xx and cut connections', async () => {
-    await assertModel(configArb(), sequential, harness(false), RUNS.sequential);
-  }, timeoutFor(RUNS.sequential, 3000));
+  it('sequential requests with throttling, 5xx, cut connections and late writes, on skewed nodes', async () => {
+    await assertModel(configs(), sequential, harness(false), RUNS.sequential);
+  }, timeoutFor(RUNS.sequential, 6000));
 
-  it('two overlapping requests on one session: each conflict policy, with and without locking', async () => {
-    await assertModel(configArb({ onStoreError: fc.constant('fail') }), overlapping, harness(false), RUNS.overlapping);
+  it('two overlapping requests on one session, on two nodes: each conflict policy, with and without locking', async () => {
+    await assertModel(configs({ onStoreError: fc.constant('fail') }), overlapping, harness(false), RUNS.overlapping);
   }, timeoutFor(RUNS.overlapping, 2000));
 
-  it('through a real Koa app: HTTP statuses, Retry-After, and no 500 for client input', async () => {
-    await assertModel(configArb(), overHttp, harness(true), RUNS.koa);
-  }, timeoutFor(RUNS.koa, 4000));
+  it('through real Koa apps: HTTP statuses, Retry-After, and no 500 for client input', async () => {
+    await assertModel(configs(), overHttp, harness(true), RUNS.koa);
+  }, timeoutFor(RUNS.koa, 6000));
 });

@@ -20,17 +20,22 @@ import type { ModelConfig } from '../support/model-reference';
 /** Default runs per property; the three together stay well inside CI's budget on two cores. */
 const RUNS = { sequential: 300, overlapping: 200, koa: 60 } as const;
 
+/** One MemoryStore shared by the run's nodes, each a SessionManager on its own skewed clock. */
 function memoryHarness(http: boolean) {
   return async (cfg: ModelConfig): Promise<Harness> => {
     const inner = new MemoryStore();
     const store = new FaultyStore(inner);
     const clock = { now: START_TIME };
-    const manager = new SessionManager(sessionOptions(cfg, store, clock));
-    const driver = http ? await koaDriver(manager) : coreDriver(manager);
+    const nodes = await Promise.all(cfg.skews.map(async (skew) => {
+      const manager = new SessionManager(sessionOptions(cfg, store, clock, skew));
+      return { manager, driver: http ? await koaDriver(manager) : coreDriver(manager) };
+    }));
     return {
-      cfg, clock, manager, driver, faults: storeFaultControl(store),
+      cfg, clock, nodes, layout: 'single', faults: storeFaultControl(store),
       inspect: (key) => inspectWith(inner, key),
-      close: () => driver.close(),
+      close: async () => {
+        await Promise.all(nodes.map((n) => n.driver.close()));
+      },
     };
   };
 }

@@ -1,4 +1,5 @@
 import { createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../tools/dynamodb-local';
 import { DynamoDbStore, DynamoDbStoreOptions } from '../../lib';
@@ -15,31 +16,86 @@ export interface Faults {
   dropBefore?: number;
   /** The call reaches DynamoDB and is applied, then the connection is cut before the answer: an ambiguous write. */
   dropAfter?: number;
+  /**
+   * Writes only (LATE_WRITE_OPERATIONS): the connection is cut as if the answer was lost (the client cannot
+   * tell whether the write was applied, and may retry), and the call reaches DynamoDB only `lateMs` later,
+   * after other calls (the SDK's retries, the store's read-backs, other requests): a write applied late.
+   * A draw of `late` on any other operation passes it untouched.
+   */
+  late?: number;
+  /** How late a `late` write lands: ms, or a [min, max] range drawn from the seeded generator. Default LATE_MS; at most MAX_LATE_MS. */
+  lateMs?: number | readonly [number, number];
   /** Added before forwarding, to every call. */
   latencyMs?: number;
   /** Only these operations (`GetItem`, `Query`, `UpdateItem`, ...) meet faults; all when absent. */
   operations?: readonly string[];
 }
 
-export type FaultKind = 'throttle' | 'serverError' | 'dropBefore' | 'dropAfter' | 'unprocessed';
+export type FaultKind = 'throttle' | 'serverError' | 'dropBefore' | 'dropAfter' | 'late' | 'unprocessed';
+
+/** A call as the proxy sees it: the operation and its JSON input (as sent, low-level attribute values). */
+export interface ProxiedCall {
+  readonly operation: string;
+  readonly input: Readonly<Record<string, unknown>>;
+}
 
 /**
  * One step of a scripted fault sequence: the next `times` calls of the given
- * operations (all when absent) meet `fault` ('pass': forwarded untouched).
+ * operations (all when absent) that `where` accepts meet `fault` ('pass': forwarded untouched).
  */
 export interface ScriptedFault {
   fault: FaultKind | 'pass';
   operations?: readonly string[];
+  /** Only calls this accepts consume the step, e.g. `onPartItem`. */
+  where?: (call: ProxiedCall) => boolean;
   /** Default 1; Infinity keeps the step for good. */
   times?: number;
+  /** For `late`: how many ms later the write lands (default LATE_MS[0]; at most MAX_LATE_MS). */
+  lateMs?: number;
+}
+
+/** The operations that can land late: the writes. */
+export const LATE_WRITE_OPERATIONS: readonly string[] = ['UpdateItem', 'PutItem', 'DeleteItem', 'BatchWriteItem'];
+/** Default delay range of a late write. */
+export const LATE_MS: readonly [number, number] = [200, 2000];
+/** No late write waits longer than this; `settleLate()` waits at most about this long. */
+export const MAX_LATE_MS = 5000;
+/** At most this many late writes wait at once; a `late` draw beyond it is a `dropAfter` (applied now, answer cut). */
+export const MAX_PENDING_LATE = 16;
+
+/** What became of a write the proxy held back (`late`). */
+export interface LateWrite {
+  /** 1, 2, ... in the order the proxy held them back. */
+  readonly id: number;
+  readonly operation: string;
+  /** The item's partition key and sort key (`sessionId`, `part`), when the call names one item. */
+  readonly key: string | undefined;
+  readonly part: string | undefined;
+  readonly delayMs: number;
+  /** pending: not forwarded yet (or no answer yet); applied: DynamoDB answered 200; refused: it answered an error (a condition failed, ...); failed: it could not be reached. */
+  state: 'pending' | 'applied' | 'refused' | 'failed';
+  /** DynamoDB's error type when refused, e.g. ConditionalCheckFailedException. */
+  error?: string;
 }
 
 const DYNAMODB_ERROR = 'com.amazonaws.dynamodb.v20120810#';
 
+interface HeldWrite {
+  readonly record: LateWrite;
+  readonly forward: () => Promise<void>;
+  /** Settles once DynamoDB answered the forwarded write (or could not be reached). */
+  readonly landed: Promise<void>;
+  readonly markLanded: () => void;
+  timer: NodeJS.Timeout | undefined;
+  forwarded: boolean;
+}
+
 /**
  * An HTTP proxy in front of DynamoDB Local that injects the faults real
- * DynamoDB shows under load: throttling, 5xx, latency and dropped connections,
- * each for a share of calls, from a seeded generator so runs repeat.
+ * DynamoDB shows under load: throttling, 5xx, latency, dropped connections and
+ * writes whose answer is lost and that DynamoDB applies seconds later, each for
+ * a share of calls, from a seeded generator so runs repeat. It listens on
+ * 127.0.0.1 and forwards only to a loopback address.
  */
 export class FaultProxy {
   private server: Server | undefined;
@@ -47,14 +103,18 @@ export class FaultProxy {
   private faults: Faults = {};
   private script: Array<ScriptedFault & { times: number }> = [];
   private random: () => number;
+  private readonly held = new Set<HeldWrite>();
+  private readonly lateLog: LateWrite[] = [];
+  private lateSeq = 0;
   /** Calls seen per operation, and faults injected per kind. */
   readonly calls: Record<string, number> = {};
-  readonly injected: Record<FaultKind, number> = { throttle: 0, serverError: 0, dropBefore: 0, dropAfter: 0, unprocessed: 0 };
+  readonly injected: Record<FaultKind, number> = { throttle: 0, serverError: 0, dropBefore: 0, dropAfter: 0, late: 0, unprocessed: 0 };
 
   constructor(
     private readonly target: URL,
     seed = 1,
   ) {
+    if (!['127.0.0.1', 'localhost', '[::1]'].includes(target.hostname)) throw new Error(`FaultProxy forwards to a loopback address only, not ${target.hostname}`);
     this.random = mulberry32(seed);
   }
 
@@ -66,13 +126,41 @@ export class FaultProxy {
 
   /**
    * Faults for the next calls, in order: a call of an operation the first step
-   * names consumes it; other calls, and all calls once the script ran out, meet
+   * names (and `where` accepts) consumes it; other calls, and all calls once the script ran out, meet
    * the shares of `set()`. E.g. the first UpdateItem applied but its answer cut,
    * every later one throttled: `[{ fault: 'dropAfter', operations: ['UpdateItem'] },
-   * { fault: 'throttle', operations: ['UpdateItem'], times: Infinity }]`.
+   * { fault: 'throttle', operations: ['UpdateItem'], times: Infinity }]`; the next write of
+   * a split session's part lands 1500 ms late: `[{ fault: 'late', operations: ['UpdateItem'], where: onPartItem, lateMs: 1500 }]`.
    */
   queue(steps: readonly ScriptedFault[]): void {
     this.script = steps.map((step) => ({ ...step, times: step.times ?? 1 }));
+  }
+
+  /** Every write held back so far (`late`), in order, with what became of it. */
+  lateWrites(sinceId = 0): readonly LateWrite[] {
+    return this.lateLog.filter((w) => w.id > sinceId);
+  }
+
+  /** The id of the last write held back (0: none yet): a mark for `lateWrites(since)`. */
+  get lastLateId(): number {
+    return this.lateSeq;
+  }
+
+  /** Late writes not landed yet (held back, or forwarded and not answered). */
+  get pendingLate(): number {
+    return this.held.size;
+  }
+
+  /** Waits until every held-back write has landed at its time (bounded: at most about MAX_LATE_MS). */
+  async settleLate(): Promise<void> {
+    const waiting = Promise.all([...this.held].map((h) => h.landed));
+    await Promise.race([waiting, sleep(MAX_LATE_MS + 2000)]);
+    if (this.held.size > 0) await this.flushLate();
+  }
+
+  /** Forwards every held-back write now, without waiting for its time, and waits for their answers. */
+  async flushLate(): Promise<void> {
+    await Promise.all([...this.held].map((h) => this.land(h)));
   }
 
   async listen(): Promise<string> {
@@ -85,9 +173,11 @@ export class FaultProxy {
     return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
   }
 
-  close(): Promise<void> {
+  /** Lands the writes still held back (so none reaches a table after its owner dropped it), then stops. */
+  async close(): Promise<void> {
+    await this.flushLate();
     for (const socket of this.sockets) socket.destroy();
-    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -96,9 +186,10 @@ export class FaultProxy {
     req.on('end', () => {
       const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'unknown';
       this.calls[operation] = (this.calls[operation] ?? 0) + 1;
-      const fault = this.pick(operation);
-      if (fault) this.injected[fault]++;
       const body = Buffer.concat(chunks);
+      const picked = this.pick(operation, body);
+      const fault = picked.fault === 'late' && this.held.size >= MAX_PENDING_LATE ? 'dropAfter' : picked.fault;
+      if (fault) this.injected[fault]++;
       setTimeout(() => {
         switch (fault) {
           case 'throttle':
@@ -109,6 +200,9 @@ export class FaultProxy {
             return req.socket.destroy();
           case 'unprocessed':
             return answerUnprocessed(res, body);
+          case 'late':
+            req.socket.destroy(); // the answer is lost: the client cannot tell whether, or when, the write lands
+            return this.hold(operation, req.url, req.method, req.headers, body, picked.lateMs);
           default:
             return this.forward(req, res, body, fault === 'dropAfter');
         }
@@ -117,39 +211,145 @@ export class FaultProxy {
   }
 
   private forward(req: IncomingMessage, res: ServerResponse, body: Buffer, dropAnswer: boolean): void {
-    const upstream = httpRequest(
-      { host: this.target.hostname, port: this.target.port, path: req.url, method: req.method, headers: req.headers },
-      (up) => {
-        const out: Buffer[] = [];
-        up.on('data', (c: Buffer) => out.push(c));
-        up.on('end', () => {
-          if (dropAnswer) return req.socket.destroy();
-          res.writeHead(up.statusCode ?? 500, up.headers);
-          res.end(Buffer.concat(out));
-        });
+    send(this.target, req.url, req.method, req.headers, body).then(
+      (answer) => {
+        if (dropAnswer) return req.socket.destroy();
+        res.writeHead(answer.status, answer.headers);
+        res.end(answer.body);
       },
+      () => req.socket.destroy(),
     );
-    upstream.on('error', () => req.socket.destroy());
-    upstream.end(body);
   }
 
-  /** The script's next step if it names this operation, else one draw decides, so the shares add up as given. */
-  private pick(operation: string): FaultKind | undefined {
+  /** Holds a write back: it reaches DynamoDB `lateMs` from now (or when flushed), and its answer goes nowhere. */
+  private hold(operation: string, url: string | undefined, method: string | undefined, headers: IncomingHttpHeaders, body: Buffer, lateMs: number): void {
+    const { key, part } = itemKeyOf(body);
+    const record: LateWrite = { id: ++this.lateSeq, operation, key, part, delayMs: lateMs, state: 'pending' };
+    this.lateLog.push(record);
+    let markLanded!: () => void;
+    const landed = new Promise<void>((resolve) => (markLanded = resolve));
+    const held: HeldWrite = {
+      record,
+      landed,
+      markLanded,
+      timer: undefined,
+      forwarded: false,
+      forward: async () => {
+        try {
+          const answer = await send(this.target, url, method, headers, body);
+          if (answer.status === 200) record.state = 'applied';
+          else {
+            record.state = 'refused';
+            record.error = errorTypeOf(answer.body);
+          }
+        } catch {
+          record.state = 'failed';
+        }
+      },
+    };
+    this.held.add(held);
+    held.timer = setTimeout(() => void this.land(held), lateMs);
+  }
+
+  /** Forwards a held-back write (once) and forgets it once DynamoDB answered. */
+  private land(held: HeldWrite): Promise<void> {
+    if (held.timer) clearTimeout(held.timer);
+    held.timer = undefined;
+    if (!held.forwarded) {
+      held.forwarded = true;
+      void held.forward().finally(() => {
+        this.held.delete(held);
+        held.markLanded();
+      });
+    }
+    return held.landed;
+  }
+
+  /** The script's next step if it names this call, else one draw decides, so the shares add up as given. */
+  private pick(operation: string, body: Buffer): { fault: FaultKind | undefined; lateMs: number } {
     const step = this.script[0];
-    if (step && (!step.operations || step.operations.includes(operation))) {
+    if (step && (!step.operations || step.operations.includes(operation)) && (!step.where || step.where({ operation, input: parseInput(body) }))) {
       if (--step.times <= 0) this.script.shift();
-      return step.fault === 'pass' ? undefined : step.fault;
+      const fault = step.fault === 'pass' || (step.fault === 'late' && !LATE_WRITE_OPERATIONS.includes(operation)) ? undefined : step.fault;
+      return { fault, lateMs: clampLate(step.lateMs ?? LATE_MS[0]) };
     }
     const f = this.faults;
-    if (f.operations && !f.operations.includes(operation)) return undefined;
+    if (f.operations && !f.operations.includes(operation)) return { fault: undefined, lateMs: 0 };
     let draw = this.random();
-    for (const kind of ['throttle', 'serverError', 'dropBefore', 'dropAfter'] as const) {
+    for (const kind of ['throttle', 'serverError', 'dropBefore', 'dropAfter', 'late'] as const) {
       const share = f[kind] ?? 0;
-      if (draw < share) return kind;
+      if (draw < share) {
+        if (kind !== 'late') return { fault: kind, lateMs: 0 };
+        if (!LATE_WRITE_OPERATIONS.includes(operation)) return { fault: undefined, lateMs: 0 };
+        const range = f.lateMs ?? LATE_MS;
+        const lateMs = typeof range === 'number' ? range : range[0] + Math.floor(this.random() * (range[1] - range[0] + 1));
+        return { fault: 'late', lateMs: clampLate(lateMs) };
+      }
       draw -= share;
     }
-    return undefined;
+    return { fault: undefined, lateMs: 0 };
   }
+}
+
+function clampLate(ms: number): number {
+  return Math.min(MAX_LATE_MS, Math.max(0, Math.floor(ms)));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function parseInput(body: Buffer): Record<string, unknown> {
+  try {
+    const input = JSON.parse(body.toString('utf8')) as unknown;
+    return input !== null && typeof input === 'object' ? (input as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The `sessionId` and `part` of the one item a call names (UpdateItem, PutItem, DeleteItem), if any. */
+function itemKeyOf(body: Buffer): { key: string | undefined; part: string | undefined } {
+  const input = parseInput(body);
+  const key = (input['Key'] ?? input['Item']) as Record<string, { S?: string }> | undefined;
+  return { key: key?.['sessionId']?.S, part: key?.['part']?.S };
+}
+
+/** A call on a split session's part item (sort key other than the head's '#'). */
+export function onPartItem(call: ProxiedCall): boolean {
+  const key = (call.input['Key'] ?? call.input['Item']) as Record<string, { S?: string }> | undefined;
+  const part = key?.['part']?.S;
+  return part !== undefined && part !== '#';
+}
+
+/** A call on a session's head (split layout) or its one item (single layout). */
+export function onHeadItem(call: ProxiedCall): boolean {
+  const key = (call.input['Key'] ?? call.input['Item']) as Record<string, { S?: string }> | undefined;
+  return key?.['sessionId'] !== undefined && !onPartItem(call);
+}
+
+function errorTypeOf(body: Buffer): string | undefined {
+  const type = parseInput(body)['__type'];
+  return typeof type === 'string' ? type.split('#').pop() : undefined;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+function send(target: URL, path: string | undefined, method: string | undefined, headers: IncomingHttpHeaders, body: Buffer): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const upstream = httpRequest({ host: target.hostname, port: target.port, path, method, headers }, (up) => {
+      const out: Buffer[] = [];
+      up.on('data', (c: Buffer) => out.push(c));
+      up.on('end', () => resolve({ status: up.statusCode ?? 500, headers: up.headers, body: Buffer.concat(out) }));
+      up.on('error', reject);
+    });
+    upstream.on('error', reject);
+    upstream.end(body);
+  });
 }
 
 /**
@@ -185,16 +385,19 @@ function mulberry32(seed: number): () => number {
 /** A store on a new table whose own SDK client talks through a fault proxy, so the real retries and deadlines are under test. */
 export interface StoreBehindProxy {
   readonly proxy: FaultProxy;
+  /** The proxy's address, for more clients of the same table (e.g. other nodes). */
+  readonly endpoint: string;
   readonly store: DynamoDbStore;
   readonly tableName: string;
-  /** Closes the proxy and drops the table. */
+  /** Lands any late writes, closes the proxy and drops the table. */
   readonly close: () => Promise<void>;
 }
 
 export async function storeBehindProxy(options: DynamoDbStoreOptions = {}, seed?: number): Promise<StoreBehindProxy> {
   const proxy = new FaultProxy(new URL(endpoint()), seed);
   const tableName = randomTableName('faults');
-  const store = new DynamoDbStore({ ...LAYOUT_OPTIONS, ...options, tableName, endpoint: await proxy.listen(), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }, quietLogger);
+  const proxyEndpoint = await proxy.listen();
+  const store = new DynamoDbStore({ ...LAYOUT_OPTIONS, ...options, tableName, endpoint: proxyEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }, quietLogger);
   const close = async (): Promise<void> => {
     await proxy.close();
     await dropTable(tableName);
@@ -205,5 +408,5 @@ export async function storeBehindProxy(options: DynamoDbStoreOptions = {}, seed?
     await close();
     throw error;
   }
-  return { proxy, store, tableName, close };
+  return { proxy, endpoint: proxyEndpoint, store, tableName, close };
 }

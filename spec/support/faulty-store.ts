@@ -16,7 +16,7 @@ export type StoreFault = 'throttle' | 'timeout' | 'cutBefore' | 'cutAfter' | 'ta
 export const STORE_FAULTS: readonly StoreFault[] = ['throttle', 'timeout', 'cutBefore', 'cutAfter', 'tableGone'];
 
 /** Store operations a fault can hit. `release` is left out on purpose (see FaultyStore). */
-export type FaultableOperation = 'get' | 'create' | 'update' | 'destroy' | 'acquire' | 'findByPrincipal' | 'destroyByPrincipal';
+export type FaultableOperation = 'get' | 'create' | 'update' | 'destroy' | 'recordMove' | 'movesOf' | 'acquire' | 'findByPrincipal' | 'destroyByPrincipal';
 
 export interface StoreCall {
   readonly operation: FaultableOperation | 'release';
@@ -68,8 +68,8 @@ export class FaultyStore extends SessionStore {
     return calls;
   }
 
-  get(key: string): Promise<StoredSession | undefined> {
-    return this.run('get', key, () => this.inner.get(key));
+  get(key: string, readOnly?: boolean): Promise<StoredSession | undefined> {
+    return this.run('get', key, () => this.inner.get(key, readOnly));
   }
 
   create(key: string, session: NewSession): Promise<void> {
@@ -82,6 +82,14 @@ export class FaultyStore extends SessionStore {
 
   destroy(key: string, expectedVersion?: number): Promise<DestroyOutcome> {
     return this.run('destroy', key, () => this.inner.destroy(key, expectedVersion));
+  }
+
+  recordMove(from: string, to: string, expiresAt: number): Promise<void> {
+    return this.run('recordMove', from, () => this.inner.recordMove(from, to, expiresAt));
+  }
+
+  movesOf(key: string): Promise<readonly string[]> {
+    return this.run('movesOf', key, () => this.inner.movesOf(key));
   }
 
   acquire(key: string, owner: string, leaseUntil: number, now: number): Promise<LockOutcome> {

@@ -121,6 +121,17 @@ export function koaApp(options: SessionOptions, platform: { ownErrorMiddleware?:
     (await ctx.session).destroy();
     ctx.body = 'bye';
   });
+  // A logout that never reads the session: it ends even a session no load can decode.
+  router.post('/logout-unread', (ctx) => {
+    ctx.sessionContext.destroy();
+    ctx.body = 'bye';
+  });
+  // A logout that tries the load first, and ends the session whether or not it could be read.
+  router.post('/logout-after-load', async (ctx) => {
+    await ctx.session.catch(() => undefined);
+    ctx.sessionContext.destroy();
+    ctx.body = 'bye';
+  });
   router.post('/touch', async (ctx) => {
     (await ctx.session).touch();
     ctx.body = 'ok';
@@ -132,6 +143,13 @@ export function koaApp(options: SessionOptions, platform: { ownErrorMiddleware?:
   });
   router.post('/big/:name/:kb', async (ctx) => {
     (await ctx.session)[ctx.params['name']!] = randomBytes(Number(ctx.params['kb']) * 768).toString('base64'); // kb KB of text gzip cannot shrink much
+    ctx.body = 'ok';
+  });
+  // Loads, waits (so concurrent requests all load before any commits), then sets kb KB of random text.
+  router.post('/slow-big/:name/:kb', async (ctx) => {
+    const s = await ctx.session;
+    await new Promise((resolve) => setTimeout(resolve, Number(ctx.query['ms'] ?? 200)));
+    s[ctx.params['name']!] = randomBytes(Number(ctx.params['kb']) * 768).toString('base64');
     ctx.body = 'ok';
   });
   router.post('/compressible/:name/:kb', async (ctx) => {

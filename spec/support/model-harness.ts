@@ -14,11 +14,11 @@ import { SessionError, SessionManager } from '../../lib';
 import type { Session, SessionData, SessionOptions, SessionStore, StoredSession } from '../../lib';
 import { fromStoredValue } from '../../lib/core/stored-value';
 import { keyOf } from './cookies';
-import type { Faults, FaultProxy } from './fault-proxy';
+import type { Faults, FaultProxy, LateWrite } from './fault-proxy';
 import { FaultyStore, STORE_FAULTS, StoreFault } from './faulty-store';
 import {
-  attrsToString, Attrs, canonical, commitOutcomes, CommitOutcome, CookieExpect, Expiry, idleDeadline, intentOf, ItemExpect, ItemState,
-  JsonValue, mergeValues, minExpiresAt, ModelConfig, Op, opToString, sameAttrs, SimItem,
+  applyLate, attrsToString, Attrs, canonical, commitOutcomes, Concrete, concreteKey, CookieExpect, intentOf, ItemExpect, ItemState,
+  JsonValue, LateChange, materialize, mergeValues, minExpiresAt, ModelConfig, Op, opToString, partialCommits, sameAttrs, writtenExpiry,
 } from './model-reference';
 import { quietLogger } from './quiet-logger';
 import { SECRET } from './secrets';
@@ -35,36 +35,80 @@ export interface ModelItem extends ItemState {
 
 export interface RetiredCookie {
   readonly cookie: string;
-  /** destroyed: the item must be gone; expired: it may remain, but never live again. */
+  /** destroyed: the item must be gone; expired: it may remain, but never live again (for any node). */
   readonly reason: 'destroyed' | 'expired';
+}
+
+/**
+ * A request whose writes to the session it loaded may still land: its answer was lost (the fault proxy's
+ * `late`) and DynamoDB applies it later, after other requests. Until a later write of that session is
+ * acknowledged, the model lets it land at any moment; from then on it must never show.
+ */
+export interface Limbo {
+  readonly key: string;
+  /** The request, and how it was answered. */
+  readonly what: string;
+  readonly change: LateChange;
+  /** The writes the proxy held back (their state moves on as they land). */
+  readonly writes: readonly LateWrite[];
+  /** Writes an inspection already showed (landed or refused before it). */
+  readonly seen: Set<LateWrite>;
+}
+
+/** A late request whose item got a later acknowledged write: none of its writes still held back may land. */
+export interface DeadLimbo extends Limbo {
+  /** The acknowledged request that ended its window. */
+  readonly endedBy: string;
+  /** Its writes still held back at that moment. */
+  readonly heldBack: readonly LateWrite[];
 }
 
 export interface Model {
   readonly cfg: ModelConfig;
-  /** Mirror of the harness clock (epoch ms). */
+  /** Mirror of the harness clock (epoch ms): the true time; node n reads now + cfg.skews[n]. */
   now: number;
   /** The browser's session cookie (the signed id), as the last responses left it. */
   cookie: string | undefined;
-  /** The live stored session the cookie names, if any. */
+  /**
+   * The stored session the cookie names, while some node may still read it: live for some node's
+   * clock, or a late write may still land on it. Each request judges its expiry by its node's clock.
+   */
   item: ModelItem | undefined;
-  /** Cookies of sessions that ended: never readable again. */
+  /** Cookies of sessions that ended for every node: never readable again. */
   retired: RetiredCookie[];
+  limbo: Limbo[];
+  dead: DeadLimbo[];
 }
 
 export function isLive(item: { expiresAt: number; absoluteExpiresAt: number | undefined }, now: number): boolean {
   return item.expiresAt * 1000 > now && (item.absoluteExpiresAt === undefined || item.absoluteExpiresAt * 1000 > now);
 }
 
-/** Ends the model's session once the clock passed its deadline: its cookie is retired. */
+/** Node `node`'s clock (epoch ms). */
+export function nodeTime(m: Readonly<Model>, node: number): number {
+  return m.now + m.cfg.skews[node % m.cfg.skews.length]!;
+}
+
+/** Live for the node whose clock is furthest behind, so for some node. */
+function liveForSome(m: Readonly<Model>, item: { expiresAt: number; absoluteExpiresAt: number | undefined }): boolean {
+  return isLive(item, m.now + Math.min(...m.cfg.skews));
+}
+
+function hasLimbo(m: Readonly<Model>, key: string): boolean {
+  return m.limbo.some((e) => e.key === key);
+}
+
+/** Retires the model's session once it expired for every node (and no late write may bring it back). */
 function settle(m: Model): void {
-  if (m.item && !isLive(m.item, m.now)) {
+  if (m.item && !liveForSome(m, m.item) && !hasLimbo(m, m.item.key)) {
     if (m.cookie !== undefined) m.retired.push({ cookie: m.cookie, reason: 'expired' });
     m.item = undefined;
   }
 }
 
-function toSim(item: ItemState): SimItem {
-  return { ...item, writes: 0, maybeWrites: 0 };
+function concrete(item: ModelItem): Concrete {
+  const { key: _key, ...state } = item;
+  return { ...state, writes: 0, maybeWrites: 0 };
 }
 
 // ---------------------------------------------------------------- drivers
@@ -344,6 +388,8 @@ export interface FaultReport {
   readonly calls: number;
   /** The request's first store call (its load) met a fault; undefined when the harness cannot tell. */
   readonly loadFaulted: boolean | undefined;
+  /** Writes held back to land late since arm() (fault proxy), with what became of each so far. */
+  readonly late: readonly LateWrite[];
 }
 
 export interface FaultControl {
@@ -352,6 +398,10 @@ export interface FaultControl {
   /** Interleaves store calls with a fast-check scheduler (MemoryStore only). */
   readonly scheduling: boolean;
   setGate?(gate: ((label: string) => Promise<void>) | undefined): void;
+  /** Writes held back and not landed yet. */
+  pendingLate?(): number;
+  /** Waits until every held-back write landed (fault proxy). */
+  settleLate?(): Promise<void>;
 }
 
 export function storeFaultControl(store: FaultyStore): FaultControl {
@@ -369,6 +419,7 @@ export function storeFaultControl(store: FaultyStore): FaultControl {
         injected: calls.filter((c) => c.fault !== undefined).length,
         calls: calls.length,
         loadFaulted: first !== undefined && (first.operation === 'get' || first.operation === 'acquire') && first.fault !== undefined,
+        late: [],
       };
     },
     setGate(gate) {
@@ -384,24 +435,31 @@ function total(counts: Readonly<Record<string, number>>): number {
 export function proxyFaultControl(proxy: FaultProxy, locking: boolean): FaultControl {
   let injectedBefore = 0;
   let callsBefore = 0;
+  let lateBefore = 0;
   return {
     scheduling: false,
     arm(plan) {
       let faults = plan.proxy?.faults ?? {};
-      if (locking && (faults.throttle || faults.dropBefore || faults.serverError)) {
-        // A release that fails every SDK attempt legitimately leaves its lease until lockExpiration:
-        // under locking, failures that apply nothing stay off UpdateItem so "leases released" stays testable.
-        faults = { ...faults, dropAfter: undefined, operations: [READ_CALL, 'DeleteItem'] };
+      if (locking && (faults.throttle || faults.dropBefore || faults.serverError || faults.late)) {
+        // A release that fails every SDK attempt legitimately leaves its lease until lockExpiration, and a lease taken
+        // or given back late is one no request holds: under locking, failures that apply nothing, and late writes,
+        // stay off UpdateItem so "leases released" stays testable.
+        faults = { ...faults, dropAfter: undefined, operations: [READ_CALL, 'DeleteItem', 'BatchWriteItem'] };
       }
       proxy.set(faults, plan.proxy?.seed);
       injectedBefore = total(proxy.injected);
       callsBefore = total(proxy.calls);
+      lateBefore = proxy.lastLateId;
     },
     report() {
-      const report = { injected: total(proxy.injected) - injectedBefore, calls: total(proxy.calls) - callsBefore, loadFaulted: undefined };
+      const report = {
+        injected: total(proxy.injected) - injectedBefore, calls: total(proxy.calls) - callsBefore, loadFaulted: undefined, late: proxy.lateWrites(lateBefore),
+      };
       proxy.set({});
       return report;
     },
+    pendingLate: () => proxy.pendingLate,
+    settleLate: () => proxy.settleLate(),
   };
 }
 
@@ -411,12 +469,21 @@ export interface InspectedItem extends ModelItem {
   readonly lockOwner: string | undefined;
 }
 
-export interface Harness {
-  readonly cfg: ModelConfig;
-  readonly clock: { now: number };
+/** One simulated node: a SessionManager (and its store, or its own client of the shared table) on a skewed clock. */
+export interface ModelNode {
   readonly manager: SessionManager;
   readonly driver: Driver & { readonly serverErrors?: unknown[] };
+}
+
+export interface Harness {
+  readonly cfg: ModelConfig;
+  /** The true time; node n's clock reads it plus cfg.skews[n]. */
+  readonly clock: { now: number };
+  /** One per cfg.skews entry. */
+  readonly nodes: readonly ModelNode[];
   readonly faults: FaultControl;
+  /** The store's item layout: in the split layout a failed or late commit may leave part of its attribute writes. */
+  readonly layout: 'single' | 'split';
   /** The item as stored, bypassing faults and the scheduler. */
   inspect(key: string): Promise<InspectedItem | undefined>;
   close(): Promise<void>;
@@ -424,11 +491,12 @@ export interface Harness {
 
 export const START_TIME = Date.UTC(2030, 0, 1);
 
-export function sessionOptions(cfg: ModelConfig, store: SessionStore, clock: { now: number }): SessionOptions {
+/** A node's session options: its clock is the harness clock plus its skew. */
+export function sessionOptions(cfg: ModelConfig, store: SessionStore, clock: { now: number }, skewMs = 0): SessionOptions {
   return {
     store,
     secrets: [SECRET],
-    now: () => clock.now,
+    now: () => clock.now + skewMs,
     logger: quietLogger,
     maxInactiveInterval: cfg.maxInactiveInterval,
     touchAfter: cfg.touchAfter,
@@ -437,15 +505,23 @@ export function sessionOptions(cfg: ModelConfig, store: SessionStore, clock: { n
     locking: cfg.locking ? 'all' : 'none',
     // Real milliseconds a waiter polls; the fake clock does not move while it waits, so leases never run out on their own.
     lockTimeout: 3000,
-    lockExpiration: 5000,
+    lockExpiration: LOCK_EXPIRATION_MS,
     onStoreError: cfg.onStoreError,
     compressThreshold: cfg.compressThreshold,
     compression: cfg.compression,
   };
 }
 
+const LOCK_EXPIRATION_MS = 5000;
+
+/** A read as an ignored request makes it, where the store knows one (it never changes what it reads). */
+function readOnlyGet(store: SessionStore, key: string): Promise<StoredSession | undefined> {
+  const get: (key: string, readOnly?: boolean) => Promise<StoredSession | undefined> = store.get.bind(store);
+  return get(key, true);
+}
+
 export async function inspectWith(store: SessionStore, key: string): Promise<InspectedItem | undefined> {
-  const stored: StoredSession | undefined = await store.get(key);
+  const stored: StoredSession | undefined = await readOnlyGet(store, key);
   if (!stored) return undefined;
   const data = new Map<string, string>();
   for (const [name, value] of Object.entries(stored.data)) {
@@ -486,8 +562,11 @@ function describeResponse(res: Response): string {
   return `${res.status} ${cookie}${seen}${error}`;
 }
 
+/** An item the model predicts exactly (its idle deadline included). */
+type Exact = ItemState & { readonly expiresAt: number };
+
 /** Problems of an item against what the model expects of it (empty: it matches). */
-function itemProblems(cfg: ModelConfig, now: number, expected: ItemState, expiry: Expiry, actual: InspectedItem, beforeExpiresAt: number | undefined): string[] {
+function itemProblems(expected: Exact, actual: InspectedItem): string[] {
   const problems: string[] = [];
   if (!sameAttrs(expected.data, actual.data)) problems.push(`data ${attrsToString(actual.data)}, expected ${attrsToString(expected.data)}`);
   if (expected.principal !== actual.principal) problems.push(`principal ${actual.principal}, expected ${expected.principal}`);
@@ -495,32 +574,24 @@ function itemProblems(cfg: ModelConfig, now: number, expected: ItemState, expiry
   if (expected.maxInactiveInterval !== actual.maxInactiveInterval) problems.push(`own maxInactiveInterval ${actual.maxInactiveInterval}, expected ${expected.maxInactiveInterval}`);
   if (expected.absoluteExpiresAt !== actual.absoluteExpiresAt) problems.push(`absoluteExpiresAt ${actual.absoluteExpiresAt}, expected ${expected.absoluteExpiresAt}`);
   if (expected.createdAt !== actual.createdAt) problems.push(`createdAt ${actual.createdAt}, expected ${expected.createdAt}`);
-  const written = idleDeadline(cfg, now, actual.maxInactiveInterval, actual.absoluteExpiresAt);
-  if (expiry === 'same' && actual.expiresAt !== beforeExpiresAt) problems.push(`expiresAt ${actual.expiresAt} moved, expected it unchanged at ${beforeExpiresAt}`);
-  if (expiry === 'exact' && actual.expiresAt !== written) problems.push(`expiresAt ${actual.expiresAt}, expected ${written} (written at ${now})`);
-  if (expiry === 'maybe' && actual.expiresAt !== written && actual.expiresAt !== beforeExpiresAt) {
-    problems.push(`expiresAt ${actual.expiresAt} is neither unchanged (${beforeExpiresAt}) nor the idle deadline ${written}`);
-  }
+  if (expected.expiresAt !== actual.expiresAt) problems.push(`expiresAt ${actual.expiresAt}, expected ${expected.expiresAt}`);
   return problems;
+}
+
+/** A new session as the model expects it: written by the request at `at`, on its node. */
+function createdAt(cfg: ModelConfig, created: ItemExpect | undefined, at: number): Exact | undefined {
+  return created && { ...created, expiresAt: writtenExpiry(cfg, at, created) };
 }
 
 /** One allowed result of a command: per request, status, cookie and new item; and the loaded item after. */
 interface Candidate {
-  readonly requests: ReadonlyArray<{ readonly status: number; readonly cookie: CookieExpect; readonly created: ItemExpect | undefined }>;
-  readonly k0: ItemState | undefined;
-  readonly k0Expiry: Expiry;
+  readonly requests: ReadonlyArray<{ readonly status: number; readonly cookie: CookieExpect; readonly created: Exact | undefined }>;
+  readonly k0: Concrete | undefined;
   readonly note: string;
-}
-
-function fromOutcome(o: CommitOutcome): Candidate {
-  return { requests: [{ status: o.status, cookie: o.cookie, created: o.created }], k0: o.k0, k0Expiry: o.k0Expiry, note: o.note };
-}
-
-/** The outcomes a store failure (503) may leave: the request's change applied or not, item by item; no cookie either way. */
-function failureCandidates(before: ItemState | undefined, successes: readonly Candidate[]): Candidate[] {
-  const failed: Candidate[] = [{ requests: [{ status: 503, cookie: 'none', created: undefined }], k0: before, k0Expiry: 'same', note: '503, nothing applied' }];
-  for (const s of successes) failed.push({ ...s, requests: [{ status: 503, cookie: 'none', created: undefined }], note: `503 after "${s.note}" was applied` });
-  return failed;
+  /** A 2xx that wrote the item: late writes of earlier requests on it may no longer land. */
+  readonly acked: boolean;
+  /** What the request's own late writes would do to the item it loaded (none: it loaded none). */
+  readonly change: LateChange | undefined;
 }
 
 interface Actual {
@@ -530,7 +601,8 @@ interface Actual {
   readonly created: ReadonlyArray<InspectedItem | undefined>;
 }
 
-function candidateProblems(cfg: ModelConfig, now: number, before: ModelItem | undefined, oldCookie: string | undefined, c: Candidate, actual: Actual): string[] {
+/** `now`: the time of the node that served the request(s), by which an item that stays behind must be expired. */
+function candidateProblems(now: number, before: ModelItem | undefined, oldCookie: string | undefined, c: Candidate, actual: Actual): string[] {
   const problems: string[] = [];
   c.requests.forEach((expected, i) => {
     const res = actual.responses[i]!;
@@ -542,10 +614,7 @@ function candidateProblems(cfg: ModelConfig, now: number, before: ModelItem | un
         if (typeof cookie !== 'string') problems.push(`${label}expected a new session cookie, got ${cookie === null ? 'a cleared one' : 'none'}`);
         else if (oldCookie !== undefined && idOf(cookie) === idOf(oldCookie)) problems.push(`${label}the new session kept the old id`);
         else if (!actual.created[i]) problems.push(`${label}the new cookie names no stored session`);
-        else {
-          const p = itemProblems(cfg, now, expected.created!, 'exact', actual.created[i], undefined);
-          problems.push(...p.map((x) => `${label}new session: ${x}`));
-        }
+        else problems.push(...itemProblems(expected.created!, actual.created[i]).map((x) => `${label}new session: ${x}`));
         break;
       case 'cleared':
         if (cookie !== null) problems.push(`${label}expected the cookie cleared, got ${cookie === undefined ? 'no Set-Cookie' : 'a new cookie'}`);
@@ -564,27 +633,41 @@ function candidateProblems(cfg: ModelConfig, now: number, before: ModelItem | un
     if (c.k0 === undefined && actual.k0 !== undefined && isLive(actual.k0, now)) problems.push(`the old session is still live: ${describeItem(actual.k0)}`);
     if (c.k0 !== undefined) {
       if (!actual.k0) problems.push('the session item is gone');
-      else problems.push(...itemProblems(cfg, now, c.k0, c.k0Expiry, actual.k0, before.expiresAt).map((x) => `session item: ${x}`));
+      else problems.push(...itemProblems(c.k0, actual.k0).map((x) => `session item: ${x}`));
     }
   }
   return problems;
+}
+
+function describeLate(w: LateWrite): string {
+  return `${w.operation} #${w.id} on ${w.part === undefined || w.part === '#' ? 'the item' : `part ${w.part}`} (${w.delayMs} ms late, ${w.state}${w.error ? `: ${w.error}` : ''})`;
+}
+
+/** Late writes of earlier requests that landed after a later acknowledged write of their session (or may still): the evidence, when there is any. */
+function deadEvidence(m: Readonly<Model>, key: string | undefined): { landed: boolean; lines: string[] } {
+  const dead = m.dead.filter((d) => d.key === key);
+  const landed = dead.some((d) => d.heldBack.some((w) => w.state === 'applied'));
+  const lines = dead.map((d) => `late writes of "${d.what}" still held back when "${d.endedBy}" was acknowledged: ${d.heldBack.map(describeLate).join(', ')}`);
+  return { landed, lines };
 }
 
 /**
  * Checks a command's actual result against every allowed candidate; throws
  * naming the invariant when none fits, with the evidence.
  */
-function matchCandidates(cfg: ModelConfig, now: number, what: string, before: ModelItem | undefined, oldCookie: string | undefined, candidates: readonly Candidate[], actual: Actual): Candidate {
-  const results = candidates.map((c) => ({ c, problems: candidateProblems(cfg, now, before, oldCookie, c, actual) }));
+function matchCandidates(m: Readonly<Model>, now: number, what: string, before: ModelItem | undefined, oldCookie: string | undefined, candidates: readonly Candidate[], actual: Actual): Candidate {
+  const results = candidates.map((c) => ({ c, problems: candidateProblems(now, before, oldCookie, c, actual) }));
   const fit = results.find((r) => r.problems.length === 0);
   if (fit) return fit.c;
   const statuses = actual.responses.map((r) => r.status);
   const allowedStatuses = new Set(candidates.map((c) => c.requests.map((r) => r.status).join('/')));
+  const dead = deadEvidence(m, before?.key);
   let invariant: string;
   if (statuses.includes(500)) invariant = 'no 500: a request the library must handle answered 500';
   else if (!allowedStatuses.has(statuses.join('/'))) {
     invariant = statuses.every((s) => s < 300) ? 'never a success for a change that was not stored (or a refusal was expected)' : `status not allowed here (allowed: ${[...allowedStatuses].join(' | ')})`;
-  } else if (statuses.every((s) => s < 300)) invariant = 'no acknowledged write lost / the stored state and cookie match what the request was told';
+  } else if (dead.landed) invariant = LATE_OVERWRITE;
+  else if (statuses.every((s) => s < 300)) invariant = 'no acknowledged write lost / the stored state and cookie match what the request was told';
   else invariant = 'a failed request left a state it may not leave';
   throw new InvariantViolation(invariant, [
     `${what} at t=${now}`,
@@ -592,9 +675,18 @@ function matchCandidates(cfg: ModelConfig, now: number, what: string, before: Mo
     ...actual.responses.map((r, i) => `response${actual.responses.length > 1 ? ` ${'AB'[i]}` : ''}: ${describeResponse(r)}`),
     `stored after: ${describeItem(actual.k0)}`,
     ...actual.created.map((c, i) => (c ? `new session of response ${i}: ${describeItem(c)}` : '')).filter(Boolean),
+    ...dead.lines,
+    ...limboLines(m, before?.key),
     'allowed outcomes and why each does not fit:',
-    ...results.map((r) => `  - ${r.c.requests.map((q) => q.status).join('/')} ${r.c.note}: ${r.problems.join('; ')}`),
+    ...results.slice(0, 40).map((r) => `  - ${r.c.requests.map((q) => q.status).join('/')} ${r.c.note}: ${r.problems.join('; ')}`),
+    ...(results.length > 40 ? [`  (${results.length - 40} more)`] : []),
   ].join('\n'));
+}
+
+const LATE_OVERWRITE = 'no acknowledged write lost: a write of an earlier request, answered before a later write of the session was acknowledged, landed after it';
+
+function limboLines(m: Readonly<Model>, key: string | undefined): string[] {
+  return m.limbo.filter((e) => e.key === key).map((e) => `late writes of "${e.what}" that may still land: ${e.writes.map(describeLate).join(', ')}`);
 }
 
 async function createdItems(h: Harness, oldCookie: string | undefined, responses: readonly Response[]): Promise<Array<InspectedItem | undefined>> {
@@ -620,34 +712,35 @@ function assertNoLease(what: string, now: number, items: ReadonlyArray<Inspected
  * (the commit failed); and no error answer is a 500. (A handler's own 4xx may
  * carry the cookie: the commit after a failed handler still saves its state.)
  */
-function assertHttpShape(h: Harness, responses: readonly Response[]): void {
-  if (h.driver.name !== 'koa') return;
+function assertHttpShape(node: ModelNode, responses: readonly Response[]): void {
+  if (node.driver.name !== 'koa') return;
   for (const res of responses) {
     if (res.status === 503 && !/^\d+$/.test(res.retryAfter ?? '')) throw new InvariantViolation('a 503 carries Retry-After', describeResponse(res));
     if ((res.status === 503 || res.status === 409) && res.setCookie !== undefined) {
       throw new InvariantViolation('a failed commit sets no session cookie', describeResponse(res));
     }
   }
-  const errors = h.driver.serverErrors ?? [];
+  const errors = node.driver.serverErrors ?? [];
   if (errors.length > 0) {
     const error = errors.splice(0)[0] as Error;
     throw new InvariantViolation('no 500 from the app', `${error.name}: ${error.message}\n${error.stack ?? ''}`.slice(0, 1500));
   }
 }
 
-/** After the responses: adopt the browser's cookie and the item it names. */
+/**
+ * After the responses: adopt the browser's cookie and the item it names. A session the browser leaves
+ * is retired when it is gone, or expired for every node with no late write left to land on it.
+ */
 async function adopt(m: Model, h: Harness, oldCookie: string | undefined, k0Before: ModelItem | undefined, k0After: InspectedItem | undefined, cookieAfter: string | undefined): Promise<void> {
-  if (k0Before && oldCookie !== undefined && (!k0After || !isLive(k0After, m.now))) {
-    const reason: RetiredCookie['reason'] = k0After ? 'expired' : 'destroyed';
-    if (!m.retired.some((r) => r.cookie === oldCookie)) m.retired.push({ cookie: oldCookie, reason });
+  if (k0Before && oldCookie !== undefined && !m.retired.some((r) => r.cookie === oldCookie)) {
+    if (!k0After) m.retired.push({ cookie: oldCookie, reason: 'destroyed' });
+    else if (!liveForSome(m, k0After) && !hasLimbo(m, k0Before.key)) m.retired.push({ cookie: oldCookie, reason: 'expired' });
   }
   m.cookie = cookieAfter;
-  if (cookieAfter === undefined) {
-    m.item = undefined;
-    return;
-  }
-  const item = k0Before && idOf(cookieAfter) === idOf(oldCookie ?? '') ? k0After : await h.inspect(keyOf(cookieAfter));
-  m.item = item && isLive(item, m.now) ? stripLease(item) : undefined;
+  const item = cookieAfter === undefined ? undefined : k0Before && idOf(cookieAfter) === idOf(oldCookie ?? '') ? k0After : await h.inspect(keyOf(cookieAfter));
+  m.item = item && (liveForSome(m, item) || hasLimbo(m, item.key)) ? stripLease(item) : undefined;
+  // Late writes on a session the browser left can no longer reach what it reads.
+  m.limbo = m.limbo.filter((e) => e.key === m.item?.key);
 }
 
 function stripLease(item: InspectedItem): ModelItem {
@@ -655,20 +748,135 @@ function stripLease(item: InspectedItem): ModelItem {
   return rest;
 }
 
-function checkObservation(what: string, observation: Observation | undefined, expected: ItemState | undefined, cookie: string | undefined): void {
-  if (!observation) return;
+/** What is wrong with a loaded session against the one the model expects (undefined: a fresh one), or undefined when it fits. */
+function observationProblem(observation: Observation | undefined, expected: ItemState | undefined, cookie: string | undefined): { invariant: string; details: string } | undefined {
+  if (!observation) return undefined;
   if (expected === undefined) {
     if (!observation.isNew || observation.attrs.size > 0) {
-      throw new InvariantViolation('a destroyed or expired session is never readable again (its cookie yields a fresh, empty session)',
-        `${what}: loaded ${observation.isNew ? 'a new' : 'a stored'} session ${attrsToString(observation.attrs)} where the model has none`);
+      return {
+        invariant: 'a destroyed or expired session is never readable again (its cookie yields a fresh, empty session)',
+        details: `loaded ${observation.isNew ? 'a new' : 'a stored'} session ${attrsToString(observation.attrs)} where the model has none`,
+      };
     }
-    if (cookie !== undefined && observation.id === idOf(cookie)) throw new InvariantViolation('an ended or unknown id is never adopted', `${what}: the fresh session kept id ${observation.id}`);
-    return;
+    if (cookie !== undefined && observation.id === idOf(cookie)) return { invariant: 'an ended or unknown id is never adopted', details: `the fresh session kept id ${observation.id}` };
+    return undefined;
   }
   if (observation.isNew || !sameAttrs(observation.attrs, expected.data)) {
-    throw new InvariantViolation('no acknowledged write lost (the cookie loads the stored data)',
-      `${what}: loaded ${observation.isNew ? 'a NEW session' : 'the stored session'} ${attrsToString(observation.attrs)}, expected ${attrsToString(expected.data)}`);
+    return {
+      invariant: 'no acknowledged write lost (the cookie loads the stored data)',
+      details: `loaded ${observation.isNew ? 'a NEW session' : 'the stored session'} ${attrsToString(observation.attrs)}, expected ${attrsToString(expected.data)}`,
+    };
   }
+  return undefined;
+}
+
+function checkObservation(what: string, observation: Observation | undefined, expected: ItemState | undefined, cookie: string | undefined): void {
+  const problem = observationProblem(observation, expected, cookie);
+  if (problem) throw new InvariantViolation(problem.invariant, `${what}: ${problem.details}`);
+}
+
+// ---------------------------------------------------------------- late writes
+
+/** A state the item may be in, and how many of each late request's writes got there. */
+interface Landed {
+  readonly state: Concrete | undefined;
+  readonly used: ReadonlyMap<Limbo, number>;
+}
+
+/** At most this many late writes land within one step of a command (they rarely number more than one or two). */
+const MAX_LANDINGS = 3;
+
+/** Writes of a late request that may still change the item: held back, or landed since the last inspection. */
+function budget(e: Limbo): number {
+  return e.writes.filter((w) => !e.seen.has(w) && (w.state === 'pending' || w.state === 'applied')).length;
+}
+
+/** Every state `from` may reach while late writes of `entries` land on it, in any order (`from` itself first). */
+function landings(m: Readonly<Model>, layout: 'single' | 'split', from: Landed, entries: readonly Limbo[]): Landed[] {
+  const found = new Map<string, Landed>();
+  const visit = (at: Landed, depth: number): void => {
+    const id = `${concreteKey(at.state)}#${[...at.used].map(([e, n]) => `${m.limbo.indexOf(e)}:${n}`).join(',')}`;
+    if (found.has(id)) return;
+    found.set(id, at);
+    if (depth >= MAX_LANDINGS) return;
+    for (const e of entries) {
+      const used = at.used.get(e) ?? 0;
+      if (used >= budget(e)) continue;
+      for (const next of applyLate(m.cfg, layout, e.change, at.state)) {
+        if (concreteKey(next) !== concreteKey(at.state)) visit({ state: next, used: new Map(at.used).set(e, used + 1) }, depth + 1);
+      }
+    }
+  };
+  visit(from, 0);
+  return [...found.values()];
+}
+
+/** The late requests that may land on `key` in this command. */
+function activeLimbo(m: Readonly<Model>, key: string | undefined): Limbo[] {
+  return m.limbo.filter((e) => e.key === key && budget(e) > 0);
+}
+
+/** Late writes already answered by DynamoDB: taken before an inspection, which then shows their effect. */
+function answeredLate(m: Readonly<Model>): Set<LateWrite> {
+  return new Set([...m.limbo, ...m.dead].flatMap((e) => e.writes).filter((w) => w.state !== 'pending'));
+}
+
+/**
+ * Moves the late writes on after a checked command: those the inspection showed are done with; a
+ * late request all of whose writes were shown leaves limbo; an acknowledged write of a session ends
+ * the window of every earlier late request on it; the command's own late writes on the session it
+ * loaded open one.
+ */
+function moveLimbo(m: Model, answered: ReadonlySet<LateWrite>, key: string | undefined, fit: Candidate, what: string, late: readonly LateWrite[]): void {
+  for (const e of m.limbo) for (const w of e.writes) if (answered.has(w)) e.seen.add(w);
+  m.limbo = m.limbo.filter((e) => e.writes.some((w) => !e.seen.has(w)));
+  if (fit.acked && key !== undefined) {
+    for (const e of m.limbo.filter((x) => x.key === key)) {
+      m.dead.push({ ...e, endedBy: what, heldBack: e.writes.filter((w) => w.state === 'pending') });
+    }
+    m.limbo = m.limbo.filter((e) => e.key !== key);
+  }
+  m.dead = m.dead.filter((d) => d.heldBack.length > 0).slice(-8);
+  const own = late.filter((w) => w.key === key);
+  if (key !== undefined && fit.change && own.length > 0) {
+    const entry: Limbo = { key, what, change: fit.change, writes: own, seen: new Set(own.filter((w) => answered.has(w))) };
+    if (entry.writes.some((w) => !entry.seen.has(w))) m.limbo.push(entry);
+  }
+}
+
+/**
+ * Lets every held-back write land, then checks the browser's session against what late writes may
+ * leave: those of requests still in their window may have landed, no others. Before commands that
+ * do not follow late writes themselves (overlaps, replays, client input), and at the end of a run.
+ */
+async function drainLate(m: Model, h: Harness, why: string): Promise<void> {
+  if (!h.faults.settleLate || (h.faults.pendingLate?.() === 0 && m.limbo.length === 0)) return;
+  await h.faults.settleLate();
+  const item = m.item;
+  if (!item) {
+    m.limbo = [];
+    return;
+  }
+  const answered = answeredLate(m);
+  const actual = await h.inspect(item.key);
+  const allowed = landings(m, h.layout, { state: concrete(item), used: new Map() }, activeLimbo(m, item.key));
+  const fits = allowed.some(({ state }) => (state === undefined ? actual === undefined || !isLive(actual, m.now + Math.min(...m.cfg.skews)) : actual !== undefined && itemProblems(state, actual).length === 0));
+  if (!fits) {
+    const dead = deadEvidence(m, item.key);
+    throw new InvariantViolation(dead.landed ? LATE_OVERWRITE : 'no acknowledged write lost (a late write may only leave what its request asked for)', [
+      `${why}, after the writes held back landed, at t=${m.now}`,
+      `the model has: ${describeItem({ ...item, lockOwner: undefined })}`,
+      `stored: ${describeItem(actual)}`,
+      ...dead.lines,
+      ...limboLines(m, item.key),
+      `allowed: ${allowed.slice(0, 12).map(({ state }) => (state ? describeItem({ ...state, key: item.key, lockOwner: undefined }) : 'absent')).join(' | ')}`,
+    ].join('\n'));
+  }
+  for (const e of m.limbo) for (const w of e.writes) if (answered.has(w)) e.seen.add(w);
+  m.limbo = m.limbo.filter((e) => e.writes.some((w) => !e.seen.has(w)));
+  m.dead = m.dead.filter((d) => d.heldBack.some((w) => !answered.has(w)));
+  const cookie = m.cookie;
+  await adopt(m, h, cookie, item, actual, cookie);
 }
 
 // ---------------------------------------------------------------- commands
@@ -679,125 +887,202 @@ function opsToString(ops: readonly Op[]): string {
   return `[${ops.map(opToString).join(', ')}]`;
 }
 
+function nodeOf(h: Harness, node: number): ModelNode {
+  return h.nodes[node % h.nodes.length]!;
+}
+
+function nodeLabel(m: Readonly<Model>, node: number): string {
+  if (m.cfg.skews.length === 1 && m.cfg.skews[0] === 0) return '';
+  const skew = m.cfg.skews[node % m.cfg.skews.length]!;
+  return ` on node ${node % m.cfg.skews.length} (clock ${skew >= 0 ? '+' : ''}${skew} ms)`;
+}
+
+/** At most this many late requests are followed within one request; beyond it their writes are let land first. */
+const MAX_ACTIVE_LIMBO = 2;
+
 /**
- * One request from the browser, with the faults its store calls meet; the
- * clock may move between its load and its commit (a slow request that
- * crosses its session's deadline).
+ * One request from the browser, served by one node, with the faults its store calls meet; the
+ * clock may move between its load and its commit (a slow request that crosses its session's deadline).
  */
 class RequestCommand implements ModelCommand {
-  constructor(readonly ops: readonly Op[], readonly faults: FaultPlan, readonly slowMs = 0) {}
+  constructor(readonly ops: readonly Op[], readonly faults: FaultPlan, readonly slowMs = 0, readonly node = 0) {}
 
   check(): boolean {
     return true;
   }
 
   async run(m: Model, h: Harness): Promise<void> {
+    if (activeLimbo(m, m.item?.key).length > MAX_ACTIVE_LIMBO) await drainLate(m, h, 'before a request');
     settle(m);
-    const what = `request ${opsToString(this.ops)} with ${faultPlanToString(this.faults)}${this.slowMs > 0 ? `, ${this.slowMs} ms between load and commit` : ''}`;
+    const what = `request ${opsToString(this.ops)}${nodeLabel(m, this.node)} with ${faultPlanToString(this.faults)}${this.slowMs > 0 ? `, ${this.slowMs} ms between load and commit` : ''}`;
     const before = m.item;
     const oldCookie = m.cookie;
+    const node = nodeOf(h, this.node);
+    const loadedAt = nodeTime(m, this.node);
     h.faults.arm(this.faults);
-    const pending = h.driver.begin(oldCookie, this.ops);
+    const pending = node.driver.begin(oldCookie, this.ops);
     await pending.loaded;
     m.now += this.slowMs;
     h.clock.now = m.now;
     pending.release();
     const res = await pending.done;
     const faults = h.faults.report();
-    await verifyOne(m, h, what, before, oldCookie, this.ops, res, faults);
+    await verifyOne(m, h, what, this.node, loadedAt, before, oldCookie, this.ops, res, faults);
   }
 
   toString(): string {
     const faults = this.faults.store?.length || this.faults.proxy ? ` ${faultPlanToString(this.faults)}` : '';
-    return `request ${opsToString(this.ops)}${faults}${this.slowMs > 0 ? ` slow ${this.slowMs}ms` : ''}`;
+    return `request ${opsToString(this.ops)}${faults}${this.slowMs > 0 ? ` slow ${this.slowMs}ms` : ''}${this.node > 0 ? ` node#${this.node}` : ''}`;
   }
 }
 
-/** Verifies one request of the browser against the model and moves the model on. */
-async function verifyOne(m: Model, h: Harness, what: string, before: ModelItem | undefined, oldCookie: string | undefined, ops: readonly Op[], res: Response, faults: FaultReport): Promise<void> {
+/**
+ * Verifies one request of the browser against the model and moves the model on. `loadedAt`: its node's
+ * clock at the load; the node's clock now is its commit's. Late writes of earlier requests (limbo) may
+ * land before the load, between load and commit, and (unless this request's write of the session is
+ * acknowledged) after the commit.
+ */
+async function verifyOne(
+  m: Model, h: Harness, what: string, nodeIndex: number, loadedAt: number, before: ModelItem | undefined, oldCookie: string | undefined,
+  ops: readonly Op[], res: Response, faults: FaultReport,
+): Promise<void> {
   const cfg = m.cfg;
-  // With 'continue-without-session', a failed read gives the handler an empty session that is never saved.
-  const detached = cfg.onStoreError === 'continue-without-session' && before !== undefined && faults.injected > 0 &&
-    (faults.loadFaulted ?? (res.observation !== undefined && res.observation.isNew));
-  if (detached) {
-    checkObservation(`${what} (read failed, continuing without the session)`, res.observation, undefined, undefined);
-  } else {
-    checkObservation(what, res.observation, before, oldCookie);
+  const at = nodeTime(m, nodeIndex);
+  const active = activeLimbo(m, before?.key);
+  const land = (from: Landed): Landed[] => landings(m, h.layout, from, active);
+  const candidates: Candidate[] = [];
+  let detachedFit = false;
+  let firstProblem: { invariant: string; details: string } | undefined;
+  for (const pre of land({ state: before && concrete(before), used: new Map() })) {
+    const p = pre.state;
+    const liveAtLoad = p !== undefined && isLive(p, loadedAt);
+    // With 'continue-without-session', a failed read gives the handler an empty session that is never saved.
+    const detached = cfg.onStoreError === 'continue-without-session' && liveAtLoad && faults.injected > 0 &&
+      (faults.loadFaulted ?? (res.observation !== undefined && res.observation.isNew));
+    const problem = observationProblem(res.observation, detached || !liveAtLoad ? undefined : p, detached ? undefined : oldCookie);
+    if (problem) {
+      firstProblem ??= problem;
+      continue;
+    }
+    if (detached) {
+      detachedFit = true;
+      const intent = intentOf(undefined, ops, at);
+      for (const after of land(pre)) {
+        candidates.push({ requests: [{ status: 503, cookie: 'none', created: undefined }], k0: after.state, note: '503: the change needs the session the store could not read', acked: false, change: undefined });
+        if (!intent.asksForChange) candidates.push({ requests: [{ status: 200, cookie: 'none', created: undefined }], k0: after.state, note: 'read-only without the session', acked: false, change: undefined });
+      }
+      continue;
+    }
+    const loaded = liveAtLoad ? p : undefined;
+    const intent = intentOf(loaded, ops, at);
+    const change: LateChange | undefined = loaded && { loaded, intent, at };
+    // Late writes may land between the load and the commit too (a fresh session's commit never touches the item).
+    for (const cur of loaded ? land(pre) : [pre]) {
+      const c = cur.state;
+      // The item as the commit finds it: gone for the store once its deadline passed (for this node) during the request.
+      const current = loaded ? (c && isLive(c, at) ? c : undefined) : c;
+      const results: Array<Concrete | undefined> = [];
+      for (const o of commitOutcomes(cfg, current, loaded, intent, at)) {
+        // A commit that found the item gone for its clock leaves it as it is, or deletes it (it is expired for this node).
+        const ks = o.k0 === undefined && !o.wroteK0 && c ? [c, undefined] : materialize(cfg, o.k0, o.k0Expiry, current?.expiresAt, at);
+        for (const k of ks) {
+          results.push(k);
+          const acked = o.status === 200 && o.wroteK0;
+          for (const after of acked ? [{ ...cur, state: k }] : land({ ...cur, state: k })) {
+            candidates.push({ requests: [{ status: o.status, cookie: o.cookie, created: createdAt(cfg, o.created, at) }], k0: after.state, note: o.note, acked, change });
+          }
+        }
+      }
+      if (faults.injected > 0) {
+        // A store failure (503): the change applied or not (in the split layout, possibly in part); no cookie either way.
+        const failed = new Map<string, Concrete | undefined>([[concreteKey(c), c]]);
+        for (const k of results) for (const x of c && k ? partialCommits(h.layout, c, k) : [k]) failed.set(concreteKey(x), x);
+        for (const k of failed.values()) {
+          for (const after of land({ ...cur, state: k })) {
+            candidates.push({ requests: [{ status: 503, cookie: 'none', created: undefined }], k0: after.state, note: k === c ? '503, nothing applied' : '503 after (part of) the change was applied', acked: false, change });
+          }
+        }
+      }
+    }
   }
-  let candidates: Candidate[];
-  if (detached) {
-    const intent = intentOf(undefined, ops, m.now);
-    candidates = [{ requests: [{ status: 503, cookie: 'none', created: undefined }], k0: before, k0Expiry: 'same', note: '503: the change needs the session the store could not read' }];
-    if (!intent.asksForChange) candidates.push({ requests: [{ status: 200, cookie: 'none', created: undefined }], k0: before, k0Expiry: 'same', note: 'read-only without the session' });
-  } else {
-    const loaded = before && toSim(before);
-    // The item as the commit finds it: gone for the store once its deadline passed during the request.
-    const current = before && isLive(before, m.now) ? loaded : undefined;
-    const successes = commitOutcomes(cfg, current, loaded, intentOf(before, ops, m.now), m.now).map(fromOutcome);
-    candidates = faults.injected > 0 ? [...successes, ...failureCandidates(before, successes)] : successes;
+  if (candidates.length === 0) {
+    const dead = deadEvidence(m, before?.key);
+    const problem = firstProblem!;
+    throw new InvariantViolation(dead.landed ? LATE_OVERWRITE : problem.invariant, [`${what}: ${problem.details}`, ...dead.lines, ...limboLines(m, before?.key)].join('\n'));
   }
+  const answered = answeredLate(m);
   const k0 = before && (await h.inspect(before.key));
   const created = await createdItems(h, oldCookie, [res]);
-  assertHttpShape(h, [res]);
-  matchCandidates(cfg, m.now, what, before, oldCookie, candidates, { responses: [res], k0, created });
-  assertNoLease(what, m.now, [k0, ...created]);
+  assertHttpShape(nodeOf(h, nodeIndex), [res]);
+  const fit = matchCandidates(m, at, what, before, oldCookie, candidates, { responses: [res], k0, created });
+  assertNoLease(what, at, [k0, ...created]);
+  moveLimbo(m, answered, before?.key, fit, `${what}: answered ${res.status}`, faults.late);
   const cookieAfter = res.setCookie === undefined ? oldCookie : res.setCookie ?? undefined;
   await adopt(m, h, oldCookie, before, k0, cookieAfter);
   // A request that could not read the session could not touch it either.
-  if (!detached) assertActiveUserKept(m, what, before, [res]);
+  if (!detachedFit) assertActiveUserKept(m, what, at, before, [res]);
 }
 
 /**
  * An active user is never logged out: after a successful request on a live
- * session, at least half of the session's own idle timeout remains, whatever
- * touch throttling decided (the generators keep touchAfter at most half the
- * configured interval, so only a throttle that ignores the session's own,
- * shorter interval can break this).
+ * session, at least half of the session's own idle timeout remains by the
+ * clock of the node that served it, whatever touch throttling decided (the
+ * generators keep touchAfter at most half the configured interval, so only a
+ * throttle that ignores the session's own, shorter interval can break this).
  */
-function assertActiveUserKept(m: Model, what: string, before: ModelItem | undefined, responses: readonly Response[]): void {
+function assertActiveUserKept(m: Model, what: string, at: number, before: ModelItem | undefined, responses: readonly Response[]): void {
   const item = m.item;
-  if (!before || !item || item.key !== before.key || !responses.some((r) => r.status === 200)) return;
-  const min = minExpiresAt(m.cfg, m.now, item.maxInactiveInterval, item.absoluteExpiresAt);
+  if (!before || !item || item.key !== before.key || !isLive(before, at) || !responses.some((r) => r.status === 200)) return;
+  const min = minExpiresAt(m.cfg, at, item.maxInactiveInterval, item.absoluteExpiresAt);
   if (item.expiresAt < min) {
     const interval = item.maxInactiveInterval ?? m.cfg.maxInactiveInterval;
     throw new InvariantViolation('an active user is never logged out (touch throttling scales with the session\'s own idle timeout)',
-      `${what} at t=${m.now}: the session (idle timeout ${interval} s, touchAfter ${m.cfg.touchAfter} s) now expires at ${item.expiresAt}, ` +
-      `${item.expiresAt - Math.floor(m.now / 1000)} s ahead; a user returning within ${Math.ceil(interval / 2)} s must still find it (expiresAt >= ${min})`);
+      `${what} at t=${at}: the session (idle timeout ${interval} s, touchAfter ${m.cfg.touchAfter} s) now expires at ${item.expiresAt}, ` +
+      `${item.expiresAt - Math.floor(at / 1000)} s ahead; a user returning within ${Math.ceil(interval / 2)} s must still find it (expiresAt >= ${min})`);
   }
 }
 
 type OverlapMode = 'A first' | 'B first' | 'concurrent';
 
 /**
- * Two requests of the browser on one session (AJAX): both load, both change
+ * Two requests of the browser on one session (AJAX), served by two nodes: both load, both change
  * it, and they commit A then B, B then A, or at once (the store calls
  * interleaved by a fast-check scheduler when the harness allows it).
  * Under locking, the second one's load waits for the first's lease.
  */
 class OverlapCommand implements ModelCommand {
-  constructor(readonly opsA: readonly Op[], readonly opsB: readonly Op[], readonly mode: OverlapMode, readonly scheduler: fc.Scheduler | undefined) {}
+  constructor(
+    readonly opsA: readonly Op[], readonly opsB: readonly Op[], readonly mode: OverlapMode, readonly scheduler: fc.Scheduler | undefined,
+    readonly nodeA = 0, readonly nodeB = 0,
+  ) {}
 
   check(m: Readonly<Model>): boolean {
-    return m.item !== undefined && isLive(m.item, m.now);
+    return m.item !== undefined;
   }
 
   async run(m: Model, h: Harness): Promise<void> {
+    await drainLate(m, h, 'before two overlapping requests');
     settle(m);
     const before = m.item;
-    if (!before) return; // expired since check(): nothing to overlap on
+    const tA = nodeTime(m, this.nodeA);
+    if (!before || !isLive(before, tA)) return; // ended (for this node) since check(): nothing to overlap on
+    // The second node only where neither node's write can end the session for the other's clock, nor (under locking) outlive its lease.
+    const nodeB = this.crossNodeSafe(m, before, tA, nodeTime(m, this.nodeB)) ? this.nodeB : this.nodeA;
+    const tB = nodeTime(m, nodeB);
     const oldCookie = m.cookie;
-    const what = `overlap ${this.mode} A ${opsToString(this.opsA)} B ${opsToString(this.opsB)}`;
+    const what = `overlap ${this.mode} A ${opsToString(this.opsA)}${nodeLabel(m, this.nodeA)} B ${opsToString(this.opsB)}${nodeLabel(m, nodeB)}`;
     h.faults.arm({});
     const finished: number[] = [];
     const track = (p: Pending, i: number): Promise<Response> => p.done.then((r) => (finished.push(i), r));
     let responses: Response[];
     const locking = m.cfg.locking;
+    const [driverA, driverB] = [nodeOf(h, this.nodeA).driver, nodeOf(h, nodeB).driver];
     if (this.mode === 'concurrent') {
       const scheduler = h.faults.scheduling ? this.scheduler : undefined;
       if (scheduler) h.faults.setGate?.((label) => scheduler.schedule(Promise.resolve(), label));
       try {
-        const a = h.driver.begin(oldCookie, this.opsA);
-        const b = h.driver.begin(oldCookie, this.opsB);
+        const a = driverA.begin(oldCookie, this.opsA);
+        const b = driverB.begin(oldCookie, this.opsB);
         if (!locking && !scheduler) await Promise.all([a.loaded, b.loaded]);
         a.release();
         b.release();
@@ -807,10 +1092,11 @@ class OverlapCommand implements ModelCommand {
         h.faults.setGate?.(undefined);
       }
     } else {
-      const [firstOps, secondOps, firstIndex] = this.mode === 'A first' ? [this.opsA, this.opsB, 0] : [this.opsB, this.opsA, 1];
-      const first = h.driver.begin(oldCookie, firstOps);
+      const [firstOps, secondOps, firstIndex, firstDriver, secondDriver] = this.mode === 'A first'
+        ? [this.opsA, this.opsB, 0, driverA, driverB] as const : [this.opsB, this.opsA, 1, driverB, driverA] as const;
+      const first = firstDriver.begin(oldCookie, firstOps);
       await first.loaded;
-      const second = h.driver.begin(oldCookie, secondOps);
+      const second = secondDriver.begin(oldCookie, secondOps);
       if (!locking) await second.loaded; // without a lease both hold the loaded state before either commits
       first.release();
       const r1 = await track(first, firstIndex);
@@ -821,32 +1107,44 @@ class OverlapCommand implements ModelCommand {
     }
     const faults = h.faults.report();
     if (faults.injected > 0) throw new Error('overlap commands run without faults');
-    await this.verify(m, h, what, before, oldCookie, responses, finished);
+    await this.verify(m, h, what, before, oldCookie, responses, finished, [tA, tB], nodeB);
   }
 
-  private async verify(m: Model, h: Harness, what: string, before: ModelItem, oldCookie: string | undefined, responses: Response[], finished: number[]): Promise<void> {
+  /** Both nodes read the session live, and a write by either keeps it live for the other; under locking, the clocks differ by less than half a lease. */
+  private crossNodeSafe(m: Readonly<Model>, s0: ModelItem, tA: number, tB: number): boolean {
+    const keepsLive = (writer: number, reader: number): boolean => isLive(s0, reader) && writtenExpiry(m.cfg, writer, s0) * 1000 > reader;
+    return keepsLive(tA, tB) && keepsLive(tB, tA) && (!m.cfg.locking || Math.abs(tA - tB) < LOCK_EXPIRATION_MS / 2);
+  }
+
+  private async verify(
+    m: Model, h: Harness, what: string, before: ModelItem, oldCookie: string | undefined, responses: Response[], finished: number[], times: readonly number[], nodeB: number,
+  ): Promise<void> {
     const cfg = m.cfg;
-    const s0 = toSim(before);
+    const s0 = concrete(before);
     const ops = [this.opsA, this.opsB];
     const orders: Array<[number, number]> = this.mode === 'A first' ? [[0, 1]] : this.mode === 'B first' ? [[1, 0]] : [[0, 1], [1, 0]];
-    const matches = (observation: Observation | undefined, loaded: SimItem | undefined): boolean =>
+    const matches = (observation: Observation | undefined, loaded: ItemState | undefined): boolean =>
       observation === undefined ? false : loaded === undefined ? observation.isNew && observation.attrs.size === 0 : !observation.isNew && sameAttrs(observation.attrs, loaded.data);
     const candidates: Candidate[] = [];
     for (const [x, y] of orders) {
       if (!matches(responses[x]!.observation, s0)) continue;
-      for (const xo of commitOutcomes(cfg, s0, s0, intentOf(s0, ops[x]!, m.now), m.now)) {
-        // Without a lease the second request may have loaded before the first committed (or, at once, after);
-        // with one it loads what the first left.
-        const loads = cfg.locking ? [xo.k0] : this.mode === 'concurrent' ? [s0, xo.k0] : [s0];
-        for (const loaded of loads) {
-          if (!matches(responses[y]!.observation, loaded)) continue;
-          for (const yo of commitOutcomes(cfg, xo.k0, loaded, intentOf(loaded, ops[y]!, m.now), m.now)) {
-            const requests = [];
-            requests[x] = { status: xo.status, cookie: xo.cookie, created: xo.created };
-            requests[y] = { status: yo.status, cookie: yo.cookie, created: yo.created };
-            const expiries = [xo.k0Expiry, yo.k0Expiry];
-            const k0Expiry: Expiry = expiries.includes('exact') ? 'exact' : expiries.includes('maybe') ? 'maybe' : 'same';
-            candidates.push({ requests, k0: yo.k0, k0Expiry, note: `${'AB'[x]} then ${'AB'[y]}: ${xo.note}; ${yo.note}` });
+      const [tx, ty] = [times[x]!, times[y]!];
+      for (const xo of commitOutcomes(cfg, s0, s0, intentOf(s0, ops[x]!, tx), tx)) {
+        for (const xk of materialize(cfg, xo.k0, xo.k0Expiry, s0.expiresAt, tx)) {
+          // Without a lease the second request may have loaded before the first committed (or, at once, after);
+          // with one it loads what the first left.
+          const loads = cfg.locking ? [xk] : this.mode === 'concurrent' ? [s0, xk] : [s0];
+          for (const loaded of loads) {
+            if (!matches(responses[y]!.observation, loaded)) continue;
+            for (const yo of commitOutcomes(cfg, xk, loaded, intentOf(loaded, ops[y]!, ty), ty)) {
+              for (const yk of materialize(cfg, yo.k0, yo.k0Expiry, xk?.expiresAt, ty)) {
+                const requests = [];
+                requests[x] = { status: xo.status, cookie: xo.cookie, created: createdAt(cfg, xo.created, tx) };
+                requests[y] = { status: yo.status, cookie: yo.cookie, created: createdAt(cfg, yo.created, ty) };
+                const acked = (xo.status === 200 && xo.wroteK0) || (yo.status === 200 && yo.wroteK0);
+                candidates.push({ requests, k0: yk, note: `${'AB'[x]} then ${'AB'[y]}: ${xo.note}; ${yo.note}`, acked, change: undefined });
+              }
+            }
           }
         }
       }
@@ -855,11 +1153,14 @@ class OverlapCommand implements ModelCommand {
       throw new InvariantViolation('no acknowledged write lost (both requests load the stored session)',
         `${what}: loads do not fit any order. before ${attrsToString(before.data)}; ${responses.map((r, i) => `${'AB'[i]} ${describeResponse(r)}`).join('; ')}`);
     }
+    const answered = answeredLate(m);
     const k0 = await h.inspect(before.key);
     const created = await createdItems(h, oldCookie, responses);
-    assertHttpShape(h, responses);
-    matchCandidates(cfg, m.now, what, before, oldCookie, candidates, { responses, k0, created });
-    assertNoLease(what, m.now, [k0, ...created]);
+    assertHttpShape(nodeOf(h, this.nodeA), [responses[0]!]);
+    assertHttpShape(nodeOf(h, nodeB), [responses[1]!]);
+    const fit = matchCandidates(m, Math.min(...times), what, before, oldCookie, candidates, { responses, k0, created });
+    assertNoLease(what, Math.min(...times), [k0, ...created]);
+    moveLimbo(m, answered, before.key, fit, what, []);
     // The browser applies Set-Cookie in the order the responses arrive.
     let cookieAfter = oldCookie;
     for (const i of finished) {
@@ -867,15 +1168,17 @@ class OverlapCommand implements ModelCommand {
       if (set !== undefined) cookieAfter = set ?? undefined;
     }
     await adopt(m, h, oldCookie, before, k0, cookieAfter);
-    assertActiveUserKept(m, what, before, responses);
+    // The later commit's node sets the deadline: by the clock furthest behind, the user is still kept.
+    assertActiveUserKept(m, what, Math.min(...times), before, responses);
   }
 
   toString(): string {
-    return `overlap(${this.mode}) A ${opsToString(this.opsA)} B ${opsToString(this.opsB)}${this.mode === 'concurrent' && this.scheduler ? ` ${fc.stringify(this.scheduler)}` : ''}`;
+    const nodes = this.nodeA > 0 || this.nodeB > 0 ? ` nodes#${this.nodeA},${this.nodeB}` : '';
+    return `overlap(${this.mode}) A ${opsToString(this.opsA)} B ${opsToString(this.opsB)}${nodes}${this.mode === 'concurrent' && this.scheduler ? ` ${fc.stringify(this.scheduler)}` : ''}`;
   }
 }
 
-/** Time passes (the manager's injected clock). */
+/** Time passes (the true time; every node's clock moves with it). */
 class ClockCommand implements ModelCommand {
   constructor(readonly ms: number) {}
 
@@ -895,9 +1198,9 @@ class ClockCommand implements ModelCommand {
   }
 }
 
-/** Time passes up to a millisecond around the session's deadline, where an off-by-one in expiry shows. */
+/** Time passes up to a millisecond around the session's deadline by one node's clock, where an off-by-one in expiry shows. */
 class DeadlineCommand implements ModelCommand {
-  constructor(readonly offsetMs: -1 | 0 | 1) {}
+  constructor(readonly offsetMs: -1 | 0 | 1, readonly node = 0) {}
 
   check(m: Readonly<Model>): boolean {
     return m.item !== undefined;
@@ -907,7 +1210,7 @@ class DeadlineCommand implements ModelCommand {
     const item = m.item;
     if (item) {
       const deadline = Math.min(item.expiresAt, item.absoluteExpiresAt ?? Infinity) * 1000;
-      m.now = Math.max(m.now, deadline + this.offsetMs);
+      m.now = Math.max(m.now, deadline - (nodeTime(m, this.node) - m.now) + this.offsetMs);
       h.clock.now = m.now;
       settle(m);
     }
@@ -915,41 +1218,45 @@ class DeadlineCommand implements ModelCommand {
   }
 
   toString(): string {
-    return `clock to the deadline ${this.offsetMs >= 0 ? '+' : ''}${this.offsetMs}ms`;
+    return `clock to the deadline ${this.offsetMs >= 0 ? '+' : ''}${this.offsetMs}ms${this.node > 0 ? ` of node#${this.node}` : ''}`;
   }
 }
 
 /** Another client replays the cookie of a session that ended: it must get a fresh session, never the old data or id. */
 class ReplayRetiredCommand implements ModelCommand {
-  constructor(readonly index: number, readonly ops: readonly Op[]) {}
+  constructor(readonly index: number, readonly ops: readonly Op[], readonly node = 0) {}
 
   check(m: Readonly<Model>): boolean {
     return m.retired.length > 0;
   }
 
   async run(m: Model, h: Harness): Promise<void> {
+    await drainLate(m, h, 'before a replayed cookie');
     settle(m);
     const retired = m.retired[this.index % m.retired.length]!;
-    const what = `replay of the ${retired.reason} session's cookie ${retired.cookie.slice(0, 8)}… with ${opsToString(this.ops)}`;
+    const what = `replay of the ${retired.reason} session's cookie ${retired.cookie.slice(0, 8)}…${nodeLabel(m, this.node)} with ${opsToString(this.ops)}`;
+    const node = nodeOf(h, this.node);
+    const at = nodeTime(m, this.node);
     h.faults.arm({});
-    const pending = h.driver.begin(retired.cookie, this.ops);
+    const pending = node.driver.begin(retired.cookie, this.ops);
     pending.release();
     const res = await pending.done;
     h.faults.report();
     checkObservation(what, res.observation, undefined, retired.cookie);
-    const intent = intentOf(undefined, this.ops, m.now);
+    const intent = intentOf(undefined, this.ops, at);
     const stored = intent.final.size > 0;
     const ok = res.status === 200 && (stored ? typeof res.setCookie === 'string' && idOf(res.setCookie) !== idOf(retired.cookie) : res.setCookie === undefined);
     if (!ok) throw new InvariantViolation('an ended session\'s cookie starts a fresh session', `${what}: ${describeResponse(res)}`);
     const item = await h.inspect(keyOf(retired.cookie));
-    if (item && (retired.reason !== 'expired' || isLive(item, m.now))) {
-      throw new InvariantViolation('a destroyed or expired session is never readable again', `${what}: its item is back: ${describeItem(item)}`);
+    if (item && (retired.reason !== 'expired' || isLive(item, at))) {
+      const dead = m.dead.filter((d) => d.key === keyOf(retired.cookie));
+      throw new InvariantViolation('a destroyed or expired session is never readable again', [`${what}: its item is back: ${describeItem(item)}`, ...dead.map((d) => `late writes of "${d.what}": ${d.heldBack.map(describeLate).join(', ')}`)].join('\n'));
     }
-    assertHttpShape(h, [res]);
+    assertHttpShape(node, [res]);
   }
 
   toString(): string {
-    return `replay retired #${this.index} ${opsToString(this.ops)}`;
+    return `replay retired #${this.index} ${opsToString(this.ops)}${this.node > 0 ? ` node#${this.node}` : ''}`;
   }
 }
 
@@ -957,7 +1264,7 @@ const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 
 /** A cookie with one character changed: a fresh session, and not one store call. */
 class TamperCommand implements ModelCommand {
-  constructor(readonly position: number, readonly shift: number) {}
+  constructor(readonly position: number, readonly shift: number, readonly node = 0) {}
 
   check(m: Readonly<Model>): boolean {
     return m.cookie !== undefined;
@@ -972,9 +1279,9 @@ class TamperCommand implements ModelCommand {
     // Always a different character (a "flip" to the same one would not tamper at all).
     const replacement = index < 0 ? 'A' : BASE64URL[(index + 1 + (this.shift % 63)) % 64]!;
     const tampered = cookie.slice(0, at) + replacement + cookie.slice(at + 1);
-    const what = `tampered cookie (char ${at} ${old}→${replacement})`;
+    const what = `tampered cookie (char ${at} ${old}→${replacement})${nodeLabel(m, this.node)}`;
     h.faults.arm({});
-    const pending = h.driver.begin(tampered, []);
+    const pending = nodeOf(h, this.node).driver.begin(tampered, []);
     pending.release();
     const res = await pending.done;
     const faults = h.faults.report();
@@ -984,7 +1291,7 @@ class TamperCommand implements ModelCommand {
   }
 
   toString(): string {
-    return `tamper cookie @${this.position}+${this.shift}`;
+    return `tamper cookie @${this.position}+${this.shift}${this.node > 0 ? ` node#${this.node}` : ''}`;
   }
 }
 
@@ -1019,13 +1326,14 @@ function shape(value: unknown): { depth: number; keys: Set<string>; finite: bool
  * store with a 4xx and stores the rest exactly.
  */
 class ClientInputCommand implements ModelCommand {
-  constructor(readonly name: string, readonly valueText: string) {}
+  constructor(readonly name: string, readonly valueText: string, readonly node = 0) {}
 
   check(): boolean {
     return true;
   }
 
   async run(m: Model, h: Harness): Promise<void> {
+    await drainLate(m, h, 'before client input');
     settle(m);
     const value = JSON.parse(this.valueText) as unknown;
     const { depth, keys, finite } = shape(value);
@@ -1033,13 +1341,15 @@ class ClientInputCommand implements ModelCommand {
     const mustRefuse = badName || [...keys].some((k) => FORBIDDEN.has(k)) || depth > 70 || !finite;
     // Short names and small values every store keeps; anything bigger may be stored or refused with 413.
     const ordinary = !mustRefuse && /^[A-Za-z][A-Za-z0-9_]{0,30}$/.test(this.name) && depth <= 60 && this.valueText.length <= 100_000;
-    const what = `client input ${this.toString()}`;
+    const what = `client input ${this.toString()}${nodeLabel(m, this.node)}`;
     const before = m.item;
     const oldCookie = m.cookie;
+    const node = nodeOf(h, this.node);
+    const loadedAt = nodeTime(m, this.node);
     h.faults.arm({});
-    const res = await h.driver.clientInput!(oldCookie, this.name, this.valueText);
+    const res = await node.driver.clientInput!(oldCookie, this.name, this.valueText);
     h.faults.report();
-    assertHttpShape(h, [res]);
+    assertHttpShape(node, [res]);
     if (res.status >= 500) throw new InvariantViolation('no 500 for client input', `${what}: ${describeResponse(res)}`);
     if (res.status === 200 && mustRefuse) throw new InvariantViolation('values JSON cannot keep and forbidden names are refused (4xx)', `${what}: answered 200`);
     if (res.status !== 200 && ordinary) throw new InvariantViolation('ordinary client data is stored', `${what}: ${describeResponse(res)}`);
@@ -1056,7 +1366,9 @@ class ClientInputCommand implements ModelCommand {
       return;
     }
     // Stored: exactly what a handler setting the attribute to the value must do.
-    await verifyOne(m, h, what, before, oldCookie, [{ kind: 'set', name: this.name, value: value as JsonValue }], { ...res, observation: undefined }, { injected: 0, calls: 0, loadFaulted: false });
+    await verifyOne(m, h, what, this.node, loadedAt, before, oldCookie, [{ kind: 'set', name: this.name, value: value as JsonValue }], { ...res, observation: undefined }, {
+      injected: 0, calls: 0, loadFaulted: false, late: [],
+    });
   }
 
   toString(): string {
@@ -1156,27 +1468,43 @@ export interface CommandSet {
   readonly maxCommands: number;
 }
 
+/** Which node serves a command: an index into the run's nodes (taken modulo their number). */
+const nodeArb = fc.nat(2);
+
 export function commandsArb(set: CommandSet): fc.Arbitrary<Iterable<ModelCommand>> {
   const arbs: Array<fc.Arbitrary<ModelCommand>> = [];
   if (set.requests !== false) {
-    const request = fc.tuple(opsArb(set.meta !== false), set.faults, slowArb).map(([ops, faults, slow]) => new RequestCommand(ops, faults, slow));
+    const request = fc.tuple(opsArb(set.meta !== false), set.faults, slowArb, nodeArb).map(([ops, faults, slow, node]) => new RequestCommand(ops, faults, slow, node));
     arbs.push(request, request, request);
-    arbs.push(fc.tuple(fc.nat(), opsArb(false)).map(([i, ops]) => new ReplayRetiredCommand(i, ops)));
-    arbs.push(fc.tuple(fc.nat(200), fc.nat(62)).map(([p, s]) => new TamperCommand(p, s)));
+    arbs.push(fc.tuple(fc.nat(), opsArb(false), nodeArb).map(([i, ops, node]) => new ReplayRetiredCommand(i, ops, node)));
+    arbs.push(fc.tuple(fc.nat(200), fc.nat(62), nodeArb).map(([p, s, node]) => new TamperCommand(p, s, node)));
   }
   arbs.push(clockArb.map((ms) => new ClockCommand(ms)));
-  arbs.push(fc.constantFrom<-1 | 0 | 1>(-1, 0, 1).map((offset) => new DeadlineCommand(offset)));
+  arbs.push(fc.tuple(fc.constantFrom<-1 | 0 | 1>(-1, 0, 1), nodeArb).map(([offset, node]) => new DeadlineCommand(offset, node)));
   if (set.overlaps) {
     // A write to start from, so the overlaps have a stored session to share.
-    arbs.push(fc.tuple(opsArb(false), set.faults).map(([ops, faults]) => new RequestCommand([{ kind: 'set', name: 'a', value: 0 }, ...ops], faults)));
-    const overlap = fc.tuple(opsArb(false), opsArb(false), fc.constantFrom<OverlapMode>('A first', 'B first', 'concurrent'), fc.scheduler())
-      .map(([a, b, mode, scheduler]) => new OverlapCommand(a, b, mode, scheduler));
+    arbs.push(fc.tuple(opsArb(false), set.faults, nodeArb).map(([ops, faults, node]) => new RequestCommand([{ kind: 'set', name: 'a', value: 0 }, ...ops], faults, 0, node)));
+    const overlap = fc.tuple(opsArb(false), opsArb(false), fc.constantFrom<OverlapMode>('A first', 'B first', 'concurrent'), fc.scheduler(), nodeArb, nodeArb)
+      .map(([a, b, mode, scheduler, nodeA, nodeB]) => new OverlapCommand(a, b, mode, scheduler, nodeA, nodeB));
     arbs.push(overlap, overlap, overlap);
   }
-  if (set.clientInput) arbs.push(fc.tuple(clientNameArb, clientJsonArb).map(([n, v]) => new ClientInputCommand(n, v)));
+  if (set.clientInput) arbs.push(fc.tuple(clientNameArb, clientJsonArb, nodeArb).map(([n, v, node]) => new ClientInputCommand(n, v, node)));
   // FC_REPLAY_PATH: the /*replayPath="..."*/ of a reported counterexample, so FC_SEED + FC_PATH replay its exact commands.
   const replayPath = process.env['FC_REPLAY_PATH'];
   return fc.commands(arbs, { maxCommands: set.maxCommands, size: 'max', ...(replayPath && { replayPath }) });
+}
+
+/** Skew (ms) of a node's clock: often none or small, sometimes whole seconds, up to ±30 s. */
+const skewArb: fc.Arbitrary<number> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(0) },
+  { weight: 2, arbitrary: fc.integer({ min: -2000, max: 2000 }) },
+  { weight: 2, arbitrary: fc.integer({ min: -30, max: 30 }).map((s) => s * 1000) },
+  { weight: 1, arbitrary: fc.integer({ min: -30_000, max: 30_000 }) },
+);
+
+/** The nodes of a run: 1 to `max` clocks, each skewed by up to ±30 s. */
+export function skewsArb(min = 1, max = 3): fc.Arbitrary<readonly number[]> {
+  return fc.array(skewArb, { minLength: min, maxLength: max });
 }
 
 /** Options to vary; touchAfter stays at most half the idle timeout (see minExpiresAt). */
@@ -1190,6 +1518,7 @@ export function configArb(overrides: Partial<{ [K in keyof ModelConfig]: fc.Arbi
     absoluteTimeout: overrides.absoluteTimeout ?? fc.constantFrom<number | undefined>(undefined, 15, 45),
     compressThreshold: overrides.compressThreshold ?? fc.constantFrom(4096, 16),
     compression: overrides.compression ?? fc.constantFrom<ModelConfig['compression']>('gzip', 'brotli'),
+    skews: overrides.skews ?? skewsArb(),
   }).map(({ touchAfterShare, ...rest }) => ({ ...rest, touchAfter: Math.floor(rest.maxInactiveInterval * touchAfterShare) }));
 }
 
@@ -1225,11 +1554,11 @@ export async function assertModel(
   await fc.assert(
     fc.asyncProperty(configs, commandsArb(set), async (cfg, cmds) => {
       const harness = await makeHarness(cfg);
+      const model: Model = { cfg, now: harness.clock.now, cookie: undefined, item: undefined, retired: [], limbo: [], dead: [] };
       try {
-        await fc.asyncModelRun(() => ({
-          model: { cfg, now: harness.clock.now, cookie: undefined, item: undefined, retired: [] } satisfies Model,
-          real: harness,
-        }), cmds);
+        await fc.asyncModelRun(() => ({ model, real: harness }), cmds);
+        // Writes still held back land now: the browser's session must be what they may leave.
+        await drainLate(model, harness, 'at the end of the run');
       } finally {
         await harness.close();
       }

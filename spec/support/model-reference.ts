@@ -73,6 +73,11 @@ export interface ModelConfig {
   readonly absoluteTimeout: number | undefined;
   readonly compressThreshold: number;
   readonly compression: 'gzip' | 'brotli';
+  /**
+   * The simulated nodes (SessionManagers, and DynamoDbStores, sharing one store or table): each one's clock
+   * skew in ms, added to the true time. A request is served by one node and judges expiry by its clock.
+   */
+  readonly skews: readonly number[];
 }
 
 /**
@@ -235,6 +240,8 @@ export type CookieExpect = 'new' | 'cleared' | 'keep' | 'none';
 
 export interface CommitOutcome {
   readonly status: 200 | 409;
+  /** The commit wrote (or deleted) the item it loaded: answered 2xx, that is an acknowledged write of it. */
+  readonly wroteK0: boolean;
   readonly cookie: CookieExpect;
   /** The new item (under a new id) the response's cookie names. */
   readonly created: ItemExpect | undefined;
@@ -301,7 +308,7 @@ function applyDelta(cfg: ModelConfig, current: Attrs, loaded: Attrs, final: Attr
  */
 export function commitOutcomes(cfg: ModelConfig, current: SimItem | undefined, loaded: SimItem | undefined, intent: Intent, now: number): CommitOutcome[] {
   const unchanged = (note: string, status: 200 | 409 = 200, cookie: CookieExpect = status === 200 ? 'keep' : 'none'): CommitOutcome =>
-    ({ status, cookie, created: undefined, k0: current, k0Expiry: 'same', note });
+    ({ status, cookie, created: undefined, k0: current, k0Expiry: 'same', note, wroteK0: false });
 
   // A session is stored only when it holds something: attributes, a principal or its own idle timeout (no saveUninitialized).
   const hasContent = (data: Attrs): boolean => data.size > 0 || intent.principal !== undefined || intent.maxInactiveInterval !== undefined;
@@ -309,7 +316,7 @@ export function commitOutcomes(cfg: ModelConfig, current: SimItem | undefined, l
   if (!loaded) {
     if (!hasContent(intent.final)) return [{ ...unchanged('fresh session stayed empty'), cookie: 'none' }];
     return [{
-      status: 200, cookie: 'new', k0: current, k0Expiry: 'same', note: 'fresh session stored',
+      status: 200, cookie: 'new', k0: current, k0Expiry: 'same', note: 'fresh session stored', wroteK0: false,
       created: {
         data: intent.final, createdAt: now, absoluteExpiresAt: freshAbsolute(cfg, now),
         maxInactiveInterval: intent.maxInactiveInterval, principal: intent.principal, authenticatedAt: intent.authenticatedAt, expiry: 'exact',
@@ -334,7 +341,7 @@ export function commitOutcomes(cfg: ModelConfig, current: SimItem | undefined, l
     const { data, conflicts } = applyDelta(cfg, current.data, loaded.data, intent.final, guarded);
     if (conflicts.length > 0 && cfg.onConflict === 'reject') return [unchanged(`'reject' conflict on ${conflicts.join(',')}`, 409)];
     return [{
-      status: 200, cookie: 'keep', created: undefined, k0Expiry: 'exact', note: 'delta written',
+      status: 200, cookie: 'keep', created: undefined, k0Expiry: 'exact', note: 'delta written', wroteK0: true,
       k0: {
         ...current, data, writes: current.writes + 1,
         maxInactiveInterval: intent.maxInactiveIntervalChanged ? intent.maxInactiveInterval : current.maxInactiveInterval,
@@ -348,9 +355,9 @@ export function commitOutcomes(cfg: ModelConfig, current: SimItem | undefined, l
 
   const moved = (data: Attrs, note: string, times: Intent['carried'] & object): CommitOutcome =>
     !hasContent(data)
-      ? { status: 200, cookie: 'cleared', created: undefined, k0: undefined, k0Expiry: 'same', note: `${note}; nothing left to store` }
+      ? { status: 200, cookie: 'cleared', created: undefined, k0: undefined, k0Expiry: 'same', note: `${note}; nothing left to store`, wroteK0: true }
       : {
-          status: 200, cookie: 'new', k0: undefined, k0Expiry: 'same', note,
+          status: 200, cookie: 'new', k0: undefined, k0Expiry: 'same', note, wroteK0: true,
           created: {
             data, createdAt: times.createdAt, absoluteExpiresAt: times.absoluteExpiresAt,
             maxInactiveInterval: intent.maxInactiveInterval, principal: intent.principal, authenticatedAt: intent.authenticatedAt, expiry: 'exact',
@@ -381,7 +388,7 @@ export function commitOutcomes(cfg: ModelConfig, current: SimItem | undefined, l
     // A concurrent delete carried to an already written new item may leave it empty rather than remove it:
     // an empty session is harmless, as one emptied in place is.
     carriedOutcomes.push({
-      status: 200, cookie: 'new', k0: undefined, k0Expiry: 'same', note: 'regenerated; the carried deletes left the new session empty',
+      status: 200, cookie: 'new', k0: undefined, k0Expiry: 'same', note: 'regenerated; the carried deletes left the new session empty', wroteK0: true,
       created: {
         data, createdAt: carried.createdAt, absoluteExpiresAt: carried.absoluteExpiresAt, maxInactiveInterval: intent.maxInactiveInterval,
         principal: intent.principal, authenticatedAt: intent.authenticatedAt, expiry: 'exact',
@@ -394,4 +401,121 @@ export function commitOutcomes(cfg: ModelConfig, current: SimItem | undefined, l
     return conflicts.length > 0 ? [refused] : [refused, ...carriedOutcomes];
   }
   return carriedOutcomes;
+}
+
+// ---------------------------------------------------------------- concrete states and late writes
+
+/** An item as the model predicts it exactly, its idle deadline included (epoch s). */
+export interface Concrete extends SimItem {
+  readonly expiresAt: number;
+}
+
+/** The idle deadline a write at `at` (epoch ms) gives an item. */
+export function writtenExpiry(cfg: ModelConfig, at: number, item: ItemState): number {
+  return idleDeadline(cfg, at, item.maxInactiveInterval, item.absoluteExpiresAt);
+}
+
+/**
+ * The exact items an outcome's k0 may be, given the item the commit found (whose expiry an unwritten
+ * item keeps) and the request's time on its node: a touch the library decides on is either.
+ */
+export function materialize(cfg: ModelConfig, k0: SimItem | undefined, expiry: Expiry, base: number | undefined, at: number): Array<Concrete | undefined> {
+  if (!k0) return [undefined];
+  const written = writtenExpiry(cfg, at, k0);
+  const kept = base ?? written;
+  const expiries = expiry === 'same' ? [kept] : expiry === 'exact' ? [written] : [...new Set([kept, written])];
+  return expiries.map((expiresAt) => ({ ...k0, expiresAt }));
+}
+
+/**
+ * What a request's writes do to its session's item when DynamoDB applies them late (the answer was
+ * lost): the same conditional writes, judged against the item as it is when they land.
+ */
+export interface LateChange {
+  /** The item the request loaded: its delta and guards are relative to it. */
+  readonly loaded: ItemState;
+  readonly intent: Intent;
+  /** The request's time at its commit, on its node (epoch ms): its writes' expiry, and their guard `expiresAt > now`. */
+  readonly at: number;
+}
+
+/** Attributes an item pair differs in that `to` sets (present in `to`, other than in `from`). */
+function setNames(from: ItemState, to: ItemState): string[] {
+  return [...to.data.keys()].filter((n) => from.data.get(n) !== to.data.get(n)).sort();
+}
+
+function subsets<T>(items: readonly T[]): T[][] {
+  return items.reduce<T[][]>((all, item) => [...all, ...all.map((s) => [...s, item])], [[]]);
+}
+
+/** `to` with the values of `names` taken back to what `from` has. */
+function withValuesOf(to: Concrete, from: ItemState, names: readonly string[]): Concrete {
+  const data = new Map(to.data);
+  for (const name of names) {
+    const value = from.data.get(name);
+    if (value === undefined) data.delete(name);
+    else data.set(name, value);
+  }
+  return { ...to, data };
+}
+
+/**
+ * In the split layout a commit writes the head (inline attributes, deletes, metadata, the claims), then
+ * each large attribute's part: a commit that failed part way, or whose writes land late one by one,
+ * leaves the head's changes with any subset of the attributes it set (a part that did not land reads as
+ * the value from before). Every such state between `from` and `to` (both included).
+ */
+export function partialCommits(layout: 'single' | 'split', from: Concrete, to: Concrete): Concrete[] {
+  if (layout === 'single') return [from, to];
+  const sets = setNames(from, to);
+  const states: Concrete[] = [from];
+  for (const names of subsets(sets)) {
+    // The head landed, the parts of `names` did not.
+    states.push(withValuesOf(to, from, names));
+    // Only the parts of `names` landed (a head record put back after its part write was given up): values, nothing else.
+    if (names.length > 0) states.push({ ...withValuesOf(from, to, names), writes: to.writes });
+  }
+  return states;
+}
+
+/**
+ * The items `item` may become when a late write of `change` lands on it (the item itself included: a
+ * write refused by its condition). An update needs the item (it never recreates a deleted one) and a
+ * deadline after the request's time; the per-attribute guards of 'reject' and merge compare with what the
+ * request loaded; a delete of the old item (destroy, regenerate) may land.
+ */
+export function applyLate(cfg: ModelConfig, layout: 'single' | 'split', change: LateChange, item: Concrete | undefined): Array<Concrete | undefined> {
+  const results: Array<Concrete | undefined> = [item];
+  if (!item) return results;
+  const { intent, loaded, at } = change;
+  if (intent.retireOld) return [...results, undefined];
+  if (!intent.inPlace || item.expiresAt <= Math.floor(at / 1000)) return results;
+  const dirty = dirtyNames(loaded.data, intent.final);
+  const metaChange = intent.touch || intent.maxInactiveIntervalChanged || intent.principalChanged;
+  if (dirty.length === 0 && !metaChange) {
+    // A read-only request's touch (the library may have written one).
+    return [...results, { ...item, writes: item.writes + 1, expiresAt: writtenExpiry(cfg, at, item) }];
+  }
+  const guarded = cfg.onConflict !== 'last-write-wins' && !cfg.locking;
+  if (guarded && dirty.some((n) => item.data.get(n) !== loaded.data.get(n))) return results;
+  const data = new Map(item.data);
+  for (const name of dirty) {
+    const value = intent.final.get(name);
+    if (value === undefined) data.delete(name);
+    else data.set(name, value);
+  }
+  const next: ItemState = {
+    ...item, data,
+    maxInactiveInterval: intent.maxInactiveIntervalChanged ? intent.maxInactiveInterval : item.maxInactiveInterval,
+    principal: intent.principalChanged ? intent.principal : item.principal,
+    authenticatedAt: intent.authChanged ? intent.authenticatedAt : item.authenticatedAt,
+  };
+  const full: Concrete = { ...item, ...next, writes: item.writes + 1, expiresAt: writtenExpiry(cfg, at, next) };
+  return [...results, ...partialCommits(layout, item, full)];
+}
+
+/** A stable text of a concrete item, to drop duplicate states. */
+export function concreteKey(item: Concrete | undefined): string {
+  if (!item) return 'absent';
+  return [attrsToString(item.data), item.expiresAt, item.absoluteExpiresAt, item.maxInactiveInterval, item.principal, item.authenticatedAt, item.createdAt, item.writes].join('|');
 }

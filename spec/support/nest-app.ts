@@ -139,6 +139,14 @@ class SessionTestController {
     return 'ok';
   }
 
+  /** Loads, waits (so concurrent requests all load before any commits), then sets kb KB of random text. */
+  @Post('slow-big/:name/:kb')
+  async slowBig(@Session() s: Session, @Param('name') name: string, @Param('kb') kb: string, @Query('ms') ms?: string): Promise<string> {
+    await new Promise((resolve) => setTimeout(resolve, Number(ms ?? 200)));
+    s[name] = randomBytes(Number(kb) * 768).toString('base64');
+    return 'ok';
+  }
+
   @Delete('attr/:name')
   remove(@Session() s: Session, @Param('name') name: string): string {
     delete s[name];
@@ -167,6 +175,21 @@ class SessionTestController {
   @Post('logout')
   logout(@Session() s: Session): string {
     s.destroy();
+    return 'bye';
+  }
+
+  /** A logout that never reads the session: it ends even a session no load can decode. */
+  @Post('logout-unread')
+  logoutUnread(@Req() req: IncomingMessage): string {
+    this.valve.context(req).destroy();
+    return 'bye';
+  }
+
+  /** A logout that tries the load first, and ends the session whether or not it could be read. */
+  @Post('logout-after-load')
+  async logoutAfterLoad(@Req() req: IncomingMessage): Promise<string> {
+    await this.valve.get(req).catch(() => undefined);
+    this.valve.context(req).destroy();
     return 'bye';
   }
 

@@ -14,6 +14,14 @@ const RETRY = 'retryMiddleware';
  * reads it. `$metadata.attempts > 1` would say the same for less code, but also
  * for calls whose every attempt was a definite refusal, each costing a needless read-back.
  */
+/** The `$metadata` of calls that succeeded after an attempt whose answer was lost: that attempt may still land. */
+const succeededAfterAmbiguous = new WeakSet<object>();
+
+/** Whether an earlier attempt of this successful call may have been, or may still be, applied too. */
+export function earlierAttemptMayLand(output: { $metadata?: object }): boolean {
+  return output.$metadata !== undefined && succeededAfterAmbiguous.has(output.$metadata);
+}
+
 export function trackAttempts(client: DynamoDBClient): void {
   const stack = client.middlewareStack;
   // A client built without the SDK's retries makes one attempt: nothing earlier to remember.
@@ -23,7 +31,10 @@ export function trackAttempts(client: DynamoDBClient): void {
     let ambiguousEarlier = false;
     return async (args) => {
       try {
-        return await next(args);
+        const result = await next(args);
+        const metadata = (result.output as { $metadata?: object } | undefined)?.$metadata;
+        if (ambiguousEarlier && metadata !== undefined) succeededAfterAmbiguous.add(metadata);
+        return result;
       } catch (e) {
         if (ambiguousEarlier && typeof e === 'object' && e !== null) Object.defineProperty(e, EARLIER_ATTEMPT_AMBIGUOUS, { value: true });
         if (isAmbiguous(e)) ambiguousEarlier = true;

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SessionStoreError } from '../../core/errors';
 import { ATTR } from './item-attributes';
+import { earlierAttemptMayLand } from './attempt-tracking';
+import { fenceToken, notFenced } from './fences';
 import { isConditionFailure, itemOfConditionFailure, mayHaveApplied } from './store-errors';
 import type { Item, StoreIo } from './store-io';
 import { UpdateExpressionBuilder } from './update-expression';
@@ -21,10 +23,15 @@ export type WriteResult =
   | { readonly applied: true; readonly item?: Item | undefined; readonly readBack?: boolean }
   | { readonly applied: false; readonly current: Item | undefined };
 
-/** Errors of writes whose item was read back and showed the write had not landed: safe to undo what led up to them. */
+/** Errors of writes that were fenced and had not landed: they never will, so what led up to them is safe to undo. */
 const readBackMissed = new WeakSet<object>();
 export function confirmedNotApplied(error: unknown): boolean {
   return typeof error === 'object' && error !== null && readBackMissed.has(error);
+}
+
+/** Marks the error of a write that can no longer land (fenced, and found not landed). */
+export function markNotApplied(error: unknown): void {
+  if (typeof error === 'object' && error !== null) readBackMissed.add(error);
 }
 
 /** Gives a session's lease back if `owner` still holds it (every write, the release too, bumps the version). */
@@ -42,47 +49,69 @@ export interface ConditionalWrite {
   readonly returnValues?: 'ALL_NEW' | 'ALL_OLD';
   /** Whether an item that no longer carries our token still shows our change (another write came after ours). */
   readonly reflects?: (item: Item) => boolean;
+  /**
+   * 'token' (default): a write of which an attempt may still land (its answer was lost) is fenced by its token
+   * before it is answered, so it can never land later. 'none': the caller fences (a part write fences its claim).
+   */
+  readonly fence?: 'token' | 'none';
 }
 
 /**
  * One conditional UpdateItem stamped with a fresh writeToken. A refused
  * condition is an answer (with the item as it was, read in the same call). A
- * timeout or dropped connection may hide an applied write: the item is read
- * back, and our token there means it landed. That holds for any attempt, not
- * only the last: one applied and cut off, then throttled retries, still landed.
+ * timeout or dropped connection may hide an applied write, or one DynamoDB
+ * applies seconds later: before answering, the write is fenced (fences.ts), and
+ * the item as the fence left it says whether it landed: our token, or our change
+ * under a later write. That holds for any attempt, not only the last: one applied
+ * and cut off, then throttled retries, still landed; and a retry that succeeded
+ * after a lost attempt is fenced too, so the lost attempt cannot apply it twice.
  */
 export async function conditionalWrite(io: StoreIo, w: ConditionalWrite): Promise<WriteResult> {
   const token = nextWriteToken();
   const u = w.update;
   u.set(u.name(ATTR.writeToken), token);
+  const fenced = w.fence !== 'none';
+  const condition = fenced ? `(${w.condition}) AND ${notFenced(u, token)}` : w.condition;
+  const landed = (item: Item | undefined): Item | undefined => (item && (item[ATTR.writeToken] === token || w.reflects?.(item)) ? item : undefined);
   try {
     const output = await io.call(w.table, 'UpdateItem', io.writeTimeout, (o) =>
       io.documents.send(new UpdateCommand({
         TableName: w.table,
         Key: w.key,
         UpdateExpression: u.expression(),
-        ConditionExpression: w.condition,
+        ConditionExpression: condition,
         ExpressionAttributeNames: u.names,
         ExpressionAttributeValues: u.values,
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         ...(w.returnValues && { ReturnValues: w.returnValues }),
       }), o));
+    // Applied; a lost earlier attempt of it could apply it again later, over writes that came after.
+    if (fenced && earlierAttemptMayLand(output)) await fenceToken(io, w.table, w.key, token);
     return { applied: true, item: output.Attributes };
   } catch (e) {
     if (isConditionFailure(e)) {
       const current = itemOfConditionFailure(e);
+      const ambiguous = mayHaveApplied(e);
+      if (fenced && ambiguous) await fenceToken(io, w.table, w.key, token);
       // An SDK retry of a write that had landed fails its own condition: our token says it is ours.
       if (current?.[ATTR.writeToken] === token) return { applied: true, item: current, readBack: true };
-      if (current && w.reflects && mayHaveApplied(e) && w.reflects(current)) return { applied: true, item: current, readBack: true };
+      if (current && w.reflects && ambiguous && w.reflects(current)) return { applied: true, item: current, readBack: true };
       return { applied: false, current };
     }
-    if (e instanceof SessionStoreError && mayHaveApplied(e)) {
-      const readBack = await io.read(w.table, w.key, true).then(
-        (item) => ({ landed: item && (item[ATTR.writeToken] === token || w.reflects?.(item)) ? item : undefined }),
-        () => undefined,
-      );
-      if (readBack?.landed) return { applied: true, item: readBack.landed, readBack: true };
-      if (readBack) readBackMissed.add(e);
+    // A write fenced by its caller ('none') leaves the lost answer to the caller.
+    if (fenced && e instanceof SessionStoreError && mayHaveApplied(e)) {
+      // One call that both stops a late landing and reads the item.
+      const after = await fenceToken(io, w.table, w.key, token).catch(() => undefined);
+      if (after) {
+        const item = 'absent' in after ? undefined : after.item;
+        if (landed(item)) return { applied: true, item: item!, readBack: true };
+        markNotApplied(e);
+        throw e;
+      }
+      // The fence failed too (under write throttling it does): a read-back still shows a write that landed, which
+      // is then not reported as failed. One that has not landed yet stays unknown, and the request fails (503).
+      const item = await io.read(w.table, w.key, true).catch(() => undefined);
+      if (landed(item)) return { applied: true, item: item!, readBack: true };
     }
     throw e;
   }

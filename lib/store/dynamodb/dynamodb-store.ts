@@ -3,15 +3,18 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { defaultLogger, Logger } from '../../core/logger';
 import type { Serializer } from '../../core/serializer';
-import { DestroyOutcome, LockOutcome, NewSession, PrincipalSession, SessionStore, SessionUpdate, StoredSession, UpdateOutcome } from '../../core/session-store';
+import {
+  DestroyOutcome, LockOutcome, NewSession, PrincipalSession, PrincipalSessionQuery, SessionStore, SessionUpdate, StoredSession, UpdateOutcome,
+} from '../../core/session-store';
 import { trackAttempts } from './attempt-tracking';
 import { conditionalWrite, releaseLease, WriteResult } from './conditional-write';
 import { ATTR, HEAD_PART, ItemLayout, PRINCIPAL_INDEX } from './item-attributes';
 import { reflectsChanges, setMetadataChanges, setNewSessionFields, toStoredSession } from './item-codec';
 import { DynamoDbStoreOptions, STORE_DEFAULTS } from './options';
-import { destroyByPrincipal, findByPrincipal } from './principal-sessions';
+import { destroyByPrincipal, destroyOwnedSession, findByPrincipal } from './principal-sessions';
 import { ResolvedStoreOptions, resolveStoreOptions } from './resolve-options';
 import { destroySession } from './session-deletes';
+import { movesOf, recordMove } from './session-moves';
 import { isConditionFailure, TableLocation, toStoreError } from './store-errors';
 import { Item, SendOptions, SessionTables, StoreIo, TableRef, unlessMissing } from './store-io';
 import { SharedDeadlines } from './deadlines';
@@ -53,7 +56,7 @@ export class DynamoDbStore extends SessionStore {
   /** Set once the table turned out to have the split layout. */
   private split: SplitLayout | undefined;
 
-  constructor(options: DynamoDbStoreOptions = {}, logger: Logger = defaultLogger) {
+  constructor(options: DynamoDbStoreOptions = {}, private readonly logger: Logger = defaultLogger) {
     super();
     this.options = resolveStoreOptions(options);
     this.serializerOption = options.serializer;
@@ -81,7 +84,7 @@ export class DynamoDbStore extends SessionStore {
       if (table.principalIndex !== PRINCIPAL_INDEX) this.io.principalIndexes.set(this.tableName, table.principalIndex);
       if (table.layout === 'split') {
         this.split = new SplitLayout(this.io, {
-          table: this.tableName, partThreshold: this.options.partThreshold, eventualConsistency: this.options.eventualConsistency, logger,
+          table: this.tableName, partThreshold: this.options.partThreshold, eventualConsistency: this.options.eventualConsistency, logger, now: this.options.now,
         });
       }
     });
@@ -128,9 +131,9 @@ export class DynamoDbStore extends SessionStore {
     if (this.rotationTimer) clearInterval(this.rotationTimer);
   }
 
-  async get(key: string): Promise<StoredSession | undefined> {
+  async get(key: string, readOnly = false): Promise<StoredSession | undefined> {
     await this.bootstrap;
-    if (this.split) return this.split.get(key);
+    if (this.split) return this.split.get(key, readOnly);
     for (const table of this.readTables()) {
       const item = await unlessMissing(table, undefined, () => this.read(table.name, this.keyOf(key), !this.options.eventualConsistency));
       if (item) return toStoredSession(item);
@@ -201,6 +204,18 @@ export class DynamoDbStore extends SessionStore {
     return destroySession(this.io, this.readTables(), key, expectedVersion);
   }
 
+  /** See session-moves.ts: one small UpdateItem in the current table, never read as a session. */
+  async recordMove(from: string, to: string, expiresAt: number): Promise<void> {
+    await this.bootstrap;
+    await recordMove(this.io, this.currentTable(), from, to, expiresAt);
+  }
+
+  /** One strong GetItem (under rotation: of the current and the previous table). */
+  async movesOf(key: string): Promise<readonly string[]> {
+    await this.bootstrap;
+    return movesOf(this.io, this.readTables(), key);
+  }
+
   override keyBytes(key: string): number {
     const sortKey = this.tableLayout === 'split' ? ATTR.part.length + HEAD_PART.length : 0;
     return ATTR.key.length + Buffer.byteLength(this.options.keyPrefix + key, 'utf8') + sortKey;
@@ -240,13 +255,19 @@ export class DynamoDbStore extends SessionStore {
     await releaseLease(this.io, this.currentTable(), key, owner);
   }
 
-  findByPrincipal(principal: string, now = Date.now()): Promise<PrincipalSession[]> {
-    return findByPrincipal(this.io, this.readTables(), principal, now);
+  findByPrincipal(principal: string, now = Date.now(), query?: PrincipalSessionQuery): Promise<PrincipalSession[]> {
+    return findByPrincipal(this.io, this.readTables(), principal, now, query);
   }
 
-  /** Batched deletes, paged through the principal index; see principal-sessions.ts for the bounds. */
+  /** Deletes conditioned on the principal, paged through the principal index; see principal-sessions.ts for the bounds. */
   destroyByPrincipal(principal: string): Promise<number> {
-    return destroyByPrincipal(this.io, this.readTables(), principal);
+    return destroyByPrincipal(this.io, this.readTables(), principal, this.logger);
+  }
+
+  /** One DeleteItem conditioned on the principal (split layout: then a BatchWriteItem for the parts the head named). */
+  override async destroyIfOwned(key: string, principal: string, now: number = Date.now()): Promise<boolean> {
+    await this.bootstrap;
+    return destroyOwnedSession(this.io, this.readTables(), key, principal, now, this.logger);
   }
 
   /**

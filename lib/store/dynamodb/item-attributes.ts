@@ -9,6 +9,8 @@ export const ATTR = {
   absoluteExpiresAt: 'absoluteExpiresAt',
   maxInactiveInterval: 'maxInactiveInterval',
   writeToken: 'writeToken',
+  /** The tokens of writes that may never land any more (fences.ts): their answer was lost, and they were fenced. */
+  fences: 'fences',
   principal: 'principal',
   lockOwner: 'lockOwner',
   lockExpires: 'lockExpires',
@@ -35,8 +37,12 @@ export const ATTR = {
   value: 'value',
   /** Part: the claim version its content belongs to. */
   partVersion: 'v',
+  /** Part: the highest claim fenced on it (split-fences.ts): no content of that claim or an earlier one lands after it. */
+  partFence: 'f',
   /** Part: the attribute name, when it is too long for the sort key. */
   name: 'name',
+  /** A move record (session-moves.ts): the keys a regenerate() or login() moved the session to (a string set). */
+  movedTo: 'movedTo',
 } as const;
 
 /**
@@ -58,3 +64,6 @@ export type ItemLayout = 'single' | 'split';
 
 /** The head item's sort key in the split layout. */
 export const HEAD_PART = '#';
+
+/** A move record's key: this + the moved session's old key (session-moves.ts). No session key has a '#'. */
+export const MOVED_KEY_PREFIX = 'moved#';

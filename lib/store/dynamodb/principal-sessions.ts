@@ -1,28 +1,40 @@
 import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { jitteredDelay, sleep } from '../../core/backoff';
-import type { PrincipalSession } from '../../core/session-store';
-import { SessionStoreError, SessionStoreUnavailableError } from '../../core/errors';
+import type { Logger } from '../../core/logger';
+import type { PrincipalSession, PrincipalSessionQuery } from '../../core/session-store';
+import { SessionStoreError, SessionStoreUnavailableError, TableNotFoundError } from '../../core/errors';
+import { hasExpired } from '../../core/expiry';
 import { isStorageKey } from '../../core/ids';
 import { ATTR, LEGACY_PRINCIPAL_INDEX, PRINCIPAL_INDEX } from './item-attributes';
-import { partKeyOf } from './split-items';
-import { Item, SessionTables, StoreIo, unlessMissing } from './store-io';
+import { deleteIn } from './session-deletes';
+import { partKeyOf, registryOf } from './split-items';
+import { Item, SessionTables, StoreIo, TableRef, unlessMissing } from './store-io';
 
 /** BatchWriteItem's limit. */
 const BATCH = 25;
 /** Batches in flight per table: fast without bursting a provisioned table into throttling. */
 const IN_FLIGHT = 4;
+/**
+ * Conditional DeleteItems in flight per table in destroyByPrincipal: each is one item (BatchWriteItem cannot
+ * carry a condition), so more of them than batches, still without bursting a provisioned table.
+ */
+const DELETES_IN_FLIGHT = 16;
 /** Rounds of retrying the deletes DynamoDB left unprocessed (throttling) before giving up with a 503. */
 const MAX_UNPROCESSED_ROUNDS = 8;
 
 /**
  * Queries the sparse principal index (eventually consistent, as every index
  * read is: a session created a moment ago may show up a moment later).
+ * With `limit`, at most that many index entries are read (Query's Limit), in the index's order.
  */
-export async function findByPrincipal(io: StoreIo, tables: SessionTables, principal: string, now: number): Promise<PrincipalSession[]> {
+export async function findByPrincipal(io: StoreIo, tables: SessionTables, principal: string, now: number, query: PrincipalSessionQuery = {}): Promise<PrincipalSession[]> {
   const found = new Map<string, PrincipalSession>();
+  let left = query.limit ?? Infinity;
   for (const table of tables) {
+    if (left <= 0) break;
     await unlessMissing(table, undefined, async () => {
-      for await (const items of indexPages(io, table.name, principal)) {
+      for await (const items of indexPages(io, table.name, principal, () => left)) {
+        left -= items.length;
         for (const item of items) {
           const key = ownKey(io, item);
           // Under rotation a session moved forward is in both tables: the current one, read first, wins.
@@ -44,47 +56,154 @@ export async function findByPrincipal(io: StoreIo, tables: SessionTables, princi
 
 /**
  * "Sign out everywhere": pages through the principal index and deletes each
- * page's sessions with BatchWriteItem, 25 per call and a few calls in flight,
- * while the next page is read. Expired sessions of the principal go too.
+ * page's sessions while the next page is read. The index may lag a change of
+ * user (setPrincipal() on the same session), so each session goes with a
+ * DeleteItem conditioned on the user the index named (`principal = :p`), a
+ * few in flight: a session that is someone else's by now stays, and is not
+ * counted. In the split layout each head deleted returns its part registry,
+ * and its parts go after it with BatchWriteItem (25 per call). Expired
+ * sessions of the principal go too.
  *
- * The work grows with the sessions: about N / 25 BatchWriteItem calls (10,000
- * sessions: 400 calls, 100 rounds of 4) and a Query per megabyte of index
- * keys, each call under the write or read deadline. Memory stays at one index
- * page (under rotation, plus the keys seen, to count a moved session once).
- * A failure part-way (503) leaves what was deleted deleted; calling again
- * finishes the job. Resolves with how many sessions were deleted.
+ * The work grows with the sessions: a DeleteItem per session (10,000
+ * sessions: 10,000 calls, 16 in flight), plus in the split layout about one
+ * BatchWriteItem per 25 parts, and a Query per megabyte of index entries,
+ * each call under the write or read deadline. Memory stays at one index page
+ * (under rotation, plus the keys ended, to count a moved session once). A
+ * failure part-way (503) leaves what was deleted deleted; calling again
+ * finishes the job. Resolves with how many sessions this call ended.
  */
-export async function destroyByPrincipal(io: StoreIo, tables: SessionTables, principal: string): Promise<number> {
-  const seen = new Set<string>();
+export async function destroyByPrincipal(io: StoreIo, tables: SessionTables, principal: string, logger: Logger): Promise<number> {
+  const [current, ...older] = tables;
+  /** Under rotation: sessions deleted from an older table only, which count once the current table is checked. */
+  const olderOnly = new Set<string>();
   let count = 0;
-  // Older tables first, as destroySession does: a request that moves a session forward
-  // re-checks the previous table after copying, so deleting the original first wins that race.
-  for (const table of [...tables].reverse()) {
-    await unlessMissing(table, undefined, async () => {
-      const pages = indexPages(io, table.name, principal);
-      let next = pages.next();
-      for (;;) {
-        const page = await next;
-        if (page.done) return;
-        next = pages.next(); // read ahead while this page is deleted
-        next.catch(() => undefined); // a failure below leaves it unawaited: not an unhandled rejection
-        const owned = page.value.map((item) => ({ item, key: ownKey(io, item) })).filter((o): o is { item: Item; key: string } => o.key !== undefined);
-        const keys = owned.map((o) => o.key);
-        await deleteItems(io, table.name, owned.flatMap((o) => itemKeysOf(io, o.key, o.item)));
-        for (const key of keys) {
-          if (tables.length === 1 || !seen.has(key)) count++;
-          if (tables.length > 1) seen.add(key);
-        }
-      }
+  try {
+    // Older tables first, as destroySession does: a request that moves a session forward
+    // re-checks the previous table after copying, so deleting the original first wins that race.
+    for (const table of [...older].reverse()) {
+      await deleteListed(io, table, principal, logger, (key) => olderOnly.add(key));
+    }
+    await deleteListed(io, current, principal, logger, (key) => {
+      olderOnly.delete(key);
+      count++;
     });
+    // A copy left in an older table by a move forward is not the session: it counts only when the current
+    // table holds no copy of another user (who set that principal after the move).
+    const counted = await inParallel([...olderOnly], DELETES_IN_FLIGHT, async (key) => {
+      const live = await unlessMissing(current, undefined, () => io.read(current.name, io.keyOf(key), true));
+      return live === undefined || live[ATTR.principal] === principal;
+    });
+    return count + counted.filter(Boolean).length;
+  } catch (e) {
+    throw finishHint(e);
   }
-  return count;
 }
 
-async function* indexPages(io: StoreIo, table: string, principal: string): AsyncGenerator<Item[]> {
+/** Deletes the sessions the index of `table` lists for `principal`, page by page; `ended` hears of each one deleted. */
+function deleteListed(io: StoreIo, table: TableRef, principal: string, logger: Logger, ended: (key: string) => void): Promise<void> {
+  return unlessMissing(table, undefined, async () => {
+    const pages = indexPages(io, table.name, principal);
+    let next = pages.next();
+    for (;;) {
+      const page = await next;
+      if (page.done) return;
+      next = pages.next(); // read ahead while this page is deleted
+      next.catch(() => undefined); // a failure below leaves it unawaited: not an unhandled rejection
+      const keys = [...new Set(page.value.map((item) => ownKey(io, item)).filter((key): key is string => key !== undefined))];
+      const outcomes = await inParallel(keys, DELETES_IN_FLIGHT, async (key) => ({ key, outcome: await deleteOwned(io, table, key, principal) }));
+      const gone = outcomes.flatMap(({ key, outcome }) => (typeof outcome === 'object' ? [{ key, old: outcome.old }] : []));
+      await deleteParts(io, table.name, gone.flatMap(({ key, old }) => partKeysOf(io, key, old)), logger);
+      for (const { key } of gone) ended(key);
+    }
+  });
+}
+
+/**
+ * Ends one session while it belongs to `principal` (the account controls' ends: destroyOther(),
+ * destroyOthers(), the session limit): a DeleteItem conditioned on the principal in each table it may be in
+ * (older first, as destroySession), then its parts. True when a live session of that user ended.
+ */
+export async function destroyOwnedSession(io: StoreIo, tables: SessionTables, key: string, principal: string, now: number, logger: Logger): Promise<boolean> {
+  const [current, ...older] = tables;
+  let olderLive = false;
+  for (const table of [...older].reverse()) {
+    const outcome = await deleteOwned(io, table, key, principal);
+    if (typeof outcome === 'object') olderLive ||= liveAt(outcome.old, now);
+  }
+  const outcome = await deleteOwned(io, current, key, principal);
+  if (typeof outcome !== 'object') return outcome === 'gone' && olderLive; // 'theirs': the current copy is another user's, the session stays
+  await deleteParts(io, current.name, partKeysOf(io, key, outcome.old), logger);
+  return liveAt(outcome.old, now);
+}
+
+/**
+ * Deletes the session's item (its head) while its principal is `principal`: `old` is the item as it was
+ * (empty when a lost answer's retry found it deleted already); 'theirs': it belongs to someone else now.
+ */
+async function deleteOwned(io: StoreIo, table: TableRef, key: string, principal: string): Promise<{ old: Item } | 'theirs' | 'gone'> {
+  const outcome = await deleteIn(io, table, io.keyOf(key), { op: '=', version: principal, attribute: ATTR.principal });
+  if ('changed' in outcome) return 'theirs';
+  return outcome.deleted ? { old: outcome.old ?? {} } : 'gone';
+}
+
+/** Whether a deleted item was a live session (one whose times are unknown was listed live a moment ago). */
+function liveAt(item: Item, now: number): boolean {
+  if (item[ATTR.expiresAt] === undefined) return true;
+  const absolute: unknown = item[ATTR.absoluteExpiresAt];
+  return !hasExpired({ expiresAt: Number(item[ATTR.expiresAt]), absoluteExpiresAt: absolute === undefined ? undefined : Number(absolute) }, now);
+}
+
+/** A deleted head's parts (split layout), from the registry the delete returned; none for a one-item session. */
+function partKeysOf(io: StoreIo, key: string, head: Item): Item[] {
+  return [...registryOf(head).versions.keys()].map((name) => io.partKeyOf(key, partKeyOf(name)));
+}
+
+/** The head is gone, so the session is: parts left behind are unreadable, and TTL removes them. */
+async function deleteParts(io: StoreIo, table: string, parts: readonly Item[], logger: Logger): Promise<void> {
+  if (parts.length === 0) return;
+  await deleteItems(io, table, parts).catch((e: unknown) =>
+    logger.warn(`sessions ended; ${parts.length} of their part items stay until TTL removes them: ${(e as Error).message}`));
+}
+
+/** A store failure part-way through destroyByPrincipal says how to finish the job. */
+function finishHint(e: unknown): unknown {
+  if (!(e instanceof SessionStoreUnavailableError) || e instanceof TableNotFoundError) return e;
+  return new SessionStoreUnavailableError(
+    `${e.message} The sessions deleted so far stay deleted: call destroyByPrincipal again to finish the job.`,
+    { cause: e.cause, retryAfterSeconds: Number(e.headers['Retry-After'] ?? 1), throttled: e.throttled },
+  );
+}
+
+/**
+ * `work` on each item, at most `inFlight` at a time. After a failure no new work starts, and the first error
+ * is thrown once the work in flight has settled: nothing of this call still lands after it answered.
+ */
+async function inParallel<T, R>(items: readonly T[], inFlight: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let taken = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (!failure && taken < items.length) {
+      const i = taken++;
+      try {
+        results[i] = await work(items[i]!);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, items.length) }, worker));
+  if (failure) throw failure.error;
+  return results;
+}
+
+/** The index's pages; `left()` (when given) is how many entries may still be read, which caps each page. */
+async function* indexPages(io: StoreIo, table: string, principal: string, left: () => number = () => Infinity): AsyncGenerator<Item[]> {
   let start: Item | undefined;
   do {
-    const page = await queryIndex(io, table, principal, start);
+    const limit = left();
+    if (limit <= 0) return;
+    const page = await queryIndex(io, table, principal, start, Number.isFinite(limit) ? limit : undefined);
     yield page.Items ?? [];
     start = page.LastEvaluatedKey;
   } while (start);
@@ -96,16 +215,16 @@ async function* indexPages(io: StoreIo, table: string, principal: string): Async
  * principal-sessions and the old one dropped, or an older rotated table that only has principal-index), the
  * other name is tried once and remembered for that table.
  */
-async function queryIndex(io: StoreIo, table: string, principal: string, start: Item | undefined): Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }> {
+async function queryIndex(io: StoreIo, table: string, principal: string, start: Item | undefined, limit?: number): Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }> {
   const index = io.principalIndexes.get(table) ?? PRINCIPAL_INDEX;
   try {
-    return await queryIndexNamed(io, table, index, principal, start);
+    return await queryIndexNamed(io, table, index, principal, start, limit);
   } catch (e) {
     if (!isMissingIndex(e)) throw e;
     const other = index === PRINCIPAL_INDEX ? LEGACY_PRINCIPAL_INDEX : PRINCIPAL_INDEX;
     let page: { Items?: Item[]; LastEvaluatedKey?: Item };
     try {
-      page = await queryIndexNamed(io, table, other, principal, start);
+      page = await queryIndexNamed(io, table, other, principal, start, limit);
     } catch (second) {
       if (second instanceof SessionStoreUnavailableError) throw second; // a 503 to retry, not a missing index
       throw e; // neither index: the first answer says what is missing
@@ -115,7 +234,7 @@ async function queryIndex(io: StoreIo, table: string, principal: string, start: 
   }
 }
 
-function queryIndexNamed(io: StoreIo, table: string, index: string, principal: string, start: Item | undefined): Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }> {
+function queryIndexNamed(io: StoreIo, table: string, index: string, principal: string, start: Item | undefined, limit?: number): Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }> {
   return io.call(table, 'Query', io.readTimeout, (o) =>
     io.documents.send(new QueryCommand({
       TableName: table,
@@ -124,6 +243,7 @@ function queryIndexNamed(io: StoreIo, table: string, index: string, principal: s
       ExpressionAttributeNames: { '#p': ATTR.principal },
       ExpressionAttributeValues: { ':p': principal },
       ...(start && { ExclusiveStartKey: start }),
+      ...(limit !== undefined && { Limit: limit }),
     }), o));
 }
 
@@ -141,12 +261,6 @@ function ownKey(io: StoreIo, item: Item): string | undefined {
   const stored = String(item[ATTR.key]);
   const key = stored.slice(io.keyPrefix.length);
   return stored.startsWith(io.keyPrefix) && isStorageKey(key) ? key : undefined;
-}
-
-/** A session's items: the one item, or in the split layout its head and the parts its registry (projected into the index) names. */
-function itemKeysOf(io: StoreIo, key: string, indexItem: Item): Item[] {
-  const parts = Object.keys((indexItem[ATTR.parts] ?? {}) as Record<string, unknown>);
-  return [io.keyOf(key), ...parts.map((name) => io.partKeyOf(key, partKeyOf(name)))];
 }
 
 /** Deletes items by key with BatchWriteItem, 25 per call and a few calls in flight. */

@@ -1,5 +1,8 @@
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DestroyOutcome } from '../../core/session-store';
+import { earlierAttemptMayLand } from './attempt-tracking';
+import { nextWriteToken } from './conditional-write';
+import { fenceToken, notFencedParts } from './fences';
 import { ATTR } from './item-attributes';
 import { toStoredSession } from './item-codec';
 import { isConditionFailure, itemOfConditionFailure, mayHaveApplied } from './store-errors';
@@ -47,8 +50,14 @@ export async function destroySession(io: StoreIo, tables: SessionTables, key: st
  * the item is read back: gone means the delete (ours, or another request's
  * with the same effect) happened, and is not reported as a failure.
  */
-/** `guard`: delete only while the item's version (or another numeric attribute) compares so with the given one. */
-export async function deleteIn(io: StoreIo, table: TableRef, itemKey: Item, guard?: { op: '=' | '<='; version: number; attribute?: string }): Promise<Deleted> {
+/**
+ * `guard`: delete only while the item's version (or another attribute) compares so with the given value: e.g.
+ * `{ op: '=', version: principal, attribute: ATTR.principal }` deletes a session only while it is that user's.
+ */
+export async function deleteIn(io: StoreIo, table: TableRef, itemKey: Item, guard?: { op: '=' | '<='; version: number | string; attribute?: string }): Promise<Deleted> {
+  // Fenced like every write (fences.ts): a delete whose answer was lost must not land later, over a session written since.
+  const token = nextWriteToken();
+  const late = notFencedParts(token);
   return unlessMissing<Deleted>(table, { deleted: false }, async () => {
     try {
       const output = await io.call(table.name, 'DeleteItem', io.writeTimeout, (o) =>
@@ -56,16 +65,16 @@ export async function deleteIn(io: StoreIo, table: TableRef, itemKey: Item, guar
           TableName: table.name,
           Key: itemKey,
           ReturnValues: 'ALL_OLD',
-          ...(guard && {
-            ConditionExpression: `#v ${guard.op} :v`,
-            ExpressionAttributeNames: { '#v': guard.attribute ?? ATTR.version },
-            ExpressionAttributeValues: { ':v': guard.version },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
+          ConditionExpression: guard ? `#v ${guard.op} :v AND ${late.condition}` : late.condition,
+          ExpressionAttributeNames: { ...late.names, ...(guard && { '#v': guard.attribute ?? ATTR.version }) },
+          ExpressionAttributeValues: { ...late.values, ...(guard && { ':v': guard.version }) },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }), o));
+      if (earlierAttemptMayLand(output)) await fenceToken(io, table.name, itemKey, token);
       return output.Attributes === undefined ? { deleted: false } : { deleted: true, old: output.Attributes };
     } catch (e) {
       if (isConditionFailure(e)) {
+        if (mayHaveApplied(e)) await fenceToken(io, table.name, itemKey, token);
         const changed = itemOfConditionFailure(e);
         if (changed) return { changed };
         // No item fails the condition too: a session already gone, or deleted by an
@@ -73,9 +82,10 @@ export async function deleteIn(io: StoreIo, table: TableRef, itemKey: Item, guar
         return { deleted: mayHaveApplied(e) };
       }
       if (!mayHaveApplied(e)) throw e;
-      const stillThere = await io.read(table.name, itemKey, true).catch(() => {
-        throw e; // the read-back failed too: the outcome stays unknown, and the first error says why
-      });
+      // The fence both stops a late delete and tells whether the item is still there.
+      const after = await fenceToken(io, table.name, itemKey, token).catch(() => undefined);
+      // The fence failed too (under write throttling it does): a read-back still shows the item gone.
+      const stillThere = after ? 'item' in after : await io.read(table.name, itemKey, true).then((item) => item !== undefined, () => true);
       if (stillThere) throw e;
       return { deleted: true };
     }

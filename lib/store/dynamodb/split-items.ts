@@ -67,9 +67,10 @@ export function registryOf(head: Item | undefined): Registry {
   return { versions: numbers(ATTR.parts), since: numbers(ATTR.partSince), info };
 }
 
-/** A part's content version, or -1 without a part. */
+/** A part's content version, or -1 without content (no part item, or only a fence: split-parts.ts). */
 export function contentVersion(part: Item | undefined): number {
-  return part === undefined ? -1 : Number(part[ATTR.partVersion]);
+  const v = part?.[ATTR.partVersion] as unknown;
+  return v === undefined ? -1 : Number(v);
 }
 
 /** The items of one session, split into its head and its parts by sort key. */

@@ -2,14 +2,15 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SessionStoreUnavailableError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
 import { NewSession, sameStoredValue, SessionUpdate, StoredSession, StoredValue, UpdateOutcome } from '../../core/session-store';
-import { conditionalWrite, confirmedNotApplied, releaseLease } from './conditional-write';
+import { conditionalWrite, releaseLease, WriteResult } from './conditional-write';
 import { ATTR } from './item-attributes';
 import { reflectsMetadata, setMetadataChanges, setNewSessionFields, toStoredSession } from './item-codec';
 import { deleteItems } from './principal-sessions';
 import { deleteIn } from './session-deletes';
-import { assemble, contentHash, isPart, partExpiresAt, partKeyOf, partsByKey, pendingClaims, Registry, registryOf } from './split-items';
+import { assemble, contentHash, isPart, partExpiresAt, partKeyOf, partsByKey, pendingClaims, registryOf } from './split-items';
+import { PartWrite, SplitParts } from './split-parts';
 import { SplitReads } from './split-reads';
-import { isConditionFailure, mayHaveApplied } from './store-errors';
+import { isConditionFailure } from './store-errors';
 import type { Item, StoreIo } from './store-io';
 import { UpdateExpressionBuilder } from './update-expression';
 
@@ -18,6 +19,8 @@ export interface SplitSettings {
   readonly partThreshold: number;
   readonly eventualConsistency: boolean;
   readonly logger: Logger;
+  /** The store's clock (epoch ms): when a part was claimed, so readers know when to fence it. */
+  readonly now: () => number;
 }
 
 /** A session from a read, marked when a part write it does not show may still land (StoredSession.unsettled). */
@@ -32,14 +35,6 @@ const LOAD_PATIENCE_MS = 250;
 /** Rounds of extending the parts' deadline before a head write gives up (each is a race with another commit). */
 const MAX_EXTENSION_ROUNDS = 3;
 
-/** A part this commit writes: its value, the head version that claimed it, and how long it lives. */
-interface PartWrite {
-  readonly name: string;
-  readonly value: StoredValue;
-  readonly claim: number;
-  readonly expiresAt: number;
-}
-
 /**
  * The split layout's reads and writes (docs/dynamodb.md, "Item layouts"; split-items.ts has the rules).
  * A commit writes the head first: it holds every guard (existence, expiry, lease, optimistic values),
@@ -48,28 +43,35 @@ interface PartWrite {
  */
 export class SplitLayout {
   private readonly reads: SplitReads;
+  private readonly parts: SplitParts;
 
   constructor(
     private readonly io: StoreIo,
     private readonly settings: SplitSettings,
   ) {
     this.reads = new SplitReads(io, settings);
+    this.parts = new SplitParts(io, settings.table);
   }
 
   /**
    * One Query. A strong one waits a little for part writes in flight (split-reads.ts): a load racing
    * a write that is not acknowledged yet may see the value from before it, as in the single layout.
+   * An eventual one that shows a head naming content its parts do not show yet (a write in flight, or
+   * replicas at different moments) falls back to a strong read, so it never pairs a head with parts older
+   * than it names. A read-only (ignored) request never fences or repairs: it writes nothing.
    */
-  async get(key: string, consistent = !this.settings.eventualConsistency): Promise<StoredSession | undefined> {
-    if (consistent) return unsettledIf(await this.reads.settled(key, LOAD_PATIENCE_MS));
-    const items = await this.reads.query(key, false);
-    const { head, parts } = partsByKey(items);
-    return unsettledIf({ items, inFlight: head !== undefined && pendingClaims(head, parts).length > 0 });
+  async get(key: string, readOnly = false): Promise<StoredSession | undefined> {
+    if (this.settings.eventualConsistency) {
+      const items = await this.reads.query(key, false);
+      const { head, parts } = partsByKey(items);
+      if (head === undefined || pendingClaims(head, parts).length === 0) return assemble(items);
+    }
+    return unsettledIf(await this.reads.settled(key, { patienceMs: LOAD_PATIENCE_MS, readOnly }));
   }
 
   /** A strong read that waits out every part write in flight (up to readTimeout): what a move or a conflict works from. */
   private async settledSession(key: string): Promise<{ session: StoredSession | undefined; inFlight: boolean }> {
-    const settled = await this.reads.settled(key, this.io.readTimeout);
+    const settled = await this.reads.settled(key, { patienceMs: this.io.readTimeout });
     return { session: assemble(settled.items), inFlight: settled.inFlight };
   }
 
@@ -79,7 +81,7 @@ export class SplitLayout {
    */
   async withParts(key: string, head: Item): Promise<StoredSession> {
     if (registryOf(head).versions.size === 0) return toStoredSession(head);
-    return unsettledIf(await this.reads.settled(key, this.io.readTimeout, head))!;
+    return unsettledIf(await this.reads.settled(key, { patienceMs: this.io.readTimeout, head }))!;
   }
 
   /** Writes the head (which fails if the key is taken), then the parts. False when the key was taken. */
@@ -93,7 +95,7 @@ export class SplitLayout {
       else inline[name] = value;
     }
     const u = new UpdateExpressionBuilder();
-    const claimedAt = Date.now();
+    const claimedAt = this.settings.now();
     u.set(u.name(ATTR.data), inline)
       .set(u.name(ATTR.parts), Object.fromEntries(parts.map((p) => [p.name, 1])))
       .set(u.name(ATTR.partSince), Object.fromEntries(parts.map((p) => [p.name, 0])))
@@ -103,7 +105,7 @@ export class SplitLayout {
     const result = await conditionalWrite(this.io, { table: this.settings.table, key: this.io.keyOf(key), update: u, condition: `attribute_not_exists(${u.name(ATTR.key)})` });
     if (!result.applied) return false;
     try {
-      await this.writeParts(key, parts, undefined);
+      await this.parts.writeParts(key, parts, undefined);
     } catch (error) {
       // Nobody has the id yet: take the half-made session away rather than leave a head without its parts.
       await this.destroy(key).catch(() => undefined);
@@ -145,7 +147,7 @@ export class SplitLayout {
         const { versions, info } = registryOf(after);
         return info.get(name)?.hash === contentHash(value) ? [{ name, value, claim: versions.get(name)!, expiresAt }] : [];
       });
-      await this.writeParts(key, parts, before);
+      await this.parts.writeParts(key, parts, before && registryOf(before));
       await this.afterCommit(key, { update, before, parts, dropped: [...toInline.keys(), ...update.remove], releaseLater: this.releasesLater(update, toParts) });
       return { status: 'stored' };
     }
@@ -191,7 +193,7 @@ export class SplitLayout {
     const version = u.name(ATTR.version);
     for (const [name, value] of toParts) {
       u.setTo(claimOf(name), `${version} + ${u.value(1)}`).setTo(sinceOf(name), `if_not_exists(${sinceOf(name)}, ${version})`)
-        .set(infoOf(name), [contentHash(value), Date.now()]);
+        .set(infoOf(name), [contentHash(value), this.settings.now()]);
     }
     if (toParts.size > 0) u.setTo(partsExpireAt, `if_not_exists(${partsExpireAt}, ${u.value(partExpiresAt(update.expiresAt, nowSeconds))})`);
     for (const name of update.remove) u.remove(data(name)).remove(claimOf(name)).remove(sinceOf(name)).remove(infoOf(name));
@@ -243,55 +245,12 @@ export class SplitLayout {
   }
 
   /**
-   * Writes the claimed parts, each only over older content: when a later commit's content is
-   * there already, ours was replaced, as if written first. A part that certainly did not land
-   * is unclaimed again (best effort), so the head keeps pointing at the content that is there.
-   */
-  private async writeParts(key: string, parts: readonly PartWrite[], before: Item | undefined): Promise<void> {
-    const results = await Promise.allSettled(parts.map((part) => this.writePart(key, part)));
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ part: parts[i]!, error: r.reason as unknown }] : []));
-    if (failed.length === 0) return;
-    // Only knowing the registry before this commit can put it back; otherwise readers see the value from before the claim anyway.
-    const unlanded = failed.filter((f) => !mayHaveApplied(f.error) || confirmedNotApplied(f.error)).map((f) => f.part);
-    if (unlanded.length > 0 && before !== undefined) await this.unclaim(key, unlanded, registryOf(before)).catch(() => undefined);
-    throw failed[0]!.error;
-  }
-
-  private async writePart(key: string, part: PartWrite): Promise<void> {
-    const u = new UpdateExpressionBuilder();
-    u.set(u.name(ATTR.value), part.value).set(u.name(ATTR.partVersion), part.claim).set(u.name(ATTR.expiresAt), part.expiresAt);
-    const partKey = partKeyOf(part.name);
-    if (partKey.startsWith('h#')) u.set(u.name(ATTR.name), part.name);
-    const condition = `attribute_not_exists(${u.name(ATTR.key)}) OR ${u.name(ATTR.partVersion)} < ${u.value(part.claim)}`;
-    // Refused means newer content is there already (or ours, answered late): either way nothing is left to do.
-    // After a lost answer the same holds: content of this claim or a later one means ours landed or was replaced.
-    const reflects = (item: Item): boolean => Number(item[ATTR.partVersion]) >= part.claim;
-    await conditionalWrite(this.io, { table: this.settings.table, key: this.io.partKeyOf(key, partKey), update: u, condition, reflects });
-  }
-
-  /** Puts the registry entries of parts that did not land back as they were, unless a later commit claimed them since. */
-  private async unclaim(key: string, parts: readonly PartWrite[], before: Registry): Promise<void> {
-    const u = new UpdateExpressionBuilder();
-    const guards: string[] = [];
-    for (const part of parts) {
-      const claim = `${u.name(ATTR.parts)}.${u.name(part.name)}`;
-      const since = `${u.name(ATTR.partSince)}.${u.name(part.name)}`;
-      const info = `${u.name(ATTR.partInfo)}.${u.name(part.name)}`;
-      guards.push(`${claim} = ${u.value(part.claim)}`);
-      const was = before.versions.get(part.name);
-      const wasSince = before.since.get(part.name);
-      const wasInfo = before.info.get(part.name);
-      if (was === undefined || wasSince === undefined || wasInfo === undefined) u.remove(claim).remove(since).remove(info);
-      else u.set(claim, was).set(since, wasSince).set(info, [wasInfo.hash, wasInfo.claimedAt]);
-    }
-    await conditionalWrite(this.io, { table: this.settings.table, key: this.io.keyOf(key), update: u, condition: guards.join(' AND ') });
-  }
-
-  /**
    * Upkeep after a stored commit, none of which changes what a reader sees: the inline copies of attributes
    * that moved to a part, the parts of attributes that moved inline or were removed, part deadlines that the
-   * head is catching up with, and (under locking, when parts were written) the lease. Failures are logged:
-   * the commit stands, and leftovers are unreadable (TTL removes them) or retried by the next commit.
+   * head is catching up with, and (under locking, when parts were written) the lease: after the part writes, and
+   * after the deletes of stale parts, so the next holder never races them. When inline copies go too, the lease goes
+   * in the same head write. Failures are logged: the commit stands, and leftovers are unreadable (TTL removes them)
+   * or retried by the next commit.
    */
   private async afterCommit(
     key: string,
@@ -302,19 +261,51 @@ export class SplitLayout {
     const inlineBefore = (c.before?.[ATTR.data] ?? {}) as Record<string, unknown>;
     const work: Array<Promise<unknown>> = [];
     const moved = c.parts.filter((p) => Object.hasOwn(inlineBefore, p.name));
-    if (moved.length > 0) work.push(this.dropInlineCopies(key, moved));
+    const dropWithRelease = c.releaseLater && moved.length > 0;
+    if (moved.length > 0 && !dropWithRelease) work.push(this.dropInlineCopies(key, moved));
     const stale = c.dropped.filter((name) => before.versions.has(name));
     if (stale.length > 0) work.push(Promise.all(stale.map((name) => this.deletePart(key, name, before.versions.get(name)!))));
     const results = await Promise.allSettled(work);
     for (const r of results) if (r.status === 'rejected') logger.warn(`session part upkeep failed; what is left is never read: ${(r.reason as Error).message}`);
-    if (c.releaseLater) await this.release(key, c.update.lockOwner!);
+    if (dropWithRelease) await this.dropInlineCopiesAndRelease(key, moved, c.update.lockOwner!);
+    else if (c.releaseLater) await this.release(key, c.update.lockOwner!);
   }
 
-  private async dropInlineCopies(key: string, moved: readonly PartWrite[]): Promise<void> {
+  /** Removes the inline copies of attributes whose part has landed, while the head still names this commit's claims. */
+  private async dropInlineCopies(key: string, moved: readonly PartWrite[]): Promise<WriteResult> {
     const u = new UpdateExpressionBuilder();
     const guards = moved.map((p) => `${u.name(ATTR.parts)}.${u.name(p.name)} = ${u.value(p.claim)}`);
     for (const p of moved) u.remove(`${u.name(ATTR.data)}.${u.name(p.name)}`);
-    await conditionalWrite(this.io, { table: this.settings.table, key: this.io.keyOf(key), update: u, condition: guards.join(' AND ') });
+    return conditionalWrite(this.io, { table: this.settings.table, key: this.io.keyOf(key), update: u, condition: guards.join(' AND ') });
+  }
+
+  /**
+   * Under locking, after the parts landed: the inline copies and the lease go in one head write (one call instead of
+   * two), conditioned on both the lease and every claim still being ours. Refused, the item says which failed: the
+   * copies whose claim is still ours are dropped and a lease still ours is released, each on its own, as before.
+   */
+  private async dropInlineCopiesAndRelease(key: string, moved: readonly PartWrite[], owner: string): Promise<void> {
+    const u = new UpdateExpressionBuilder();
+    const guards = [`${u.name(ATTR.lockOwner)} = ${u.value(owner)}`, ...moved.map((p) => `${u.name(ATTR.parts)}.${u.name(p.name)} = ${u.value(p.claim)}`)];
+    for (const p of moved) u.remove(`${u.name(ATTR.data)}.${u.name(p.name)}`);
+    // As releaseLease: every write that gives the lease back bumps the version.
+    u.remove(u.name(ATTR.lockOwner)).remove(u.name(ATTR.lockExpires)).add(u.name(ATTR.version), 1);
+    let result: WriteResult;
+    try {
+      result = await conditionalWrite(this.io, { table: this.settings.table, key: this.io.keyOf(key), update: u, condition: guards.join(' AND ') });
+    } catch (e) {
+      this.settings.logger.warn(`session part upkeep failed; what is left is never read: ${(e as Error).message}`);
+      return this.release(key, owner);
+    }
+    if (result.applied || result.current === undefined) return;
+    const current = result.current;
+    const stillClaimed = new Set(moved.filter((p) => registryOf(current).versions.get(p.name) === p.claim).map((p) => p.name));
+    const drop = moved.filter((p) => stillClaimed.has(p.name) && Object.hasOwn((current[ATTR.data] ?? {}) as object, p.name));
+    const results = await Promise.allSettled([
+      drop.length > 0 ? this.dropInlineCopies(key, drop) : undefined,
+      current[ATTR.lockOwner] === owner ? this.release(key, owner) : undefined,
+    ]);
+    for (const r of results) if (r.status === 'rejected') this.settings.logger.warn(`session part upkeep failed; what is left is never read: ${(r.reason as Error).message}`);
   }
 
   /** Deletes a part its head no longer names, unless a later claim's content is there. */
@@ -330,7 +321,7 @@ export class SplitLayout {
    */
   private async extendParts(key: string, head: Item, expiresAt: number): Promise<void> {
     // A part write in flight carries the deadline of before: it would undo the extension of its part.
-    if ((await this.reads.settled(key, this.io.readTimeout)).inFlight) {
+    if ((await this.reads.settled(key, { patienceMs: this.io.readTimeout })).inFlight) {
       throw new SessionStoreUnavailableError('A write of this session is still being stored, so its large attributes cannot be extended yet; nothing was written. Retry.', { retryAfterSeconds: 1 });
     }
     await Promise.all([...registryOf(head).versions.keys()].map(async (name) => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDbStore, DynamoDbStoreOptions, SessionStoreUnavailableError } from '../../../lib';
-import { dropTable, LAYOUT, localClient, randomTableName, scanItems } from '../../support/dynamodb';
+import { dropTable, LAYOUT, randomTableName, scanItems } from '../../support/dynamodb';
+import { CallHook, CallInput, hookedClient, lostAnswer } from '../../support/hooked-client';
 import { testManager } from '../../support/manager';
 import { quietLogger } from '../../support/quiet-logger';
 
@@ -11,9 +12,11 @@ import { quietLogger } from '../../support/quiet-logger';
  */
 const describeSplit = LAYOUT === 'split' ? describe : describe.skip;
 
-type Input = { Key?: { part?: string }; UpdateExpression?: string };
-type Hook = (command: string, input: Input, next: () => Promise<unknown>) => Promise<unknown>;
-let hook: Hook | undefined;
+type Input = CallInput;
+const hooks: { current: CallHook | undefined } = { current: undefined };
+/** The hook every client made here runs its calls through. */
+let hook: CallHook | undefined;
+hooks.current = (command, input, next) => (hook ? hook(command, input, next) : next());
 afterEach(() => (hook = undefined));
 
 const tables: string[] = [];
@@ -22,12 +25,7 @@ afterAll(async () => {
 });
 
 async function splitStore(options: DynamoDbStoreOptions = {}): Promise<{ store: DynamoDbStore; tableName: string }> {
-  const client = localClient();
-  client.middlewareStack.add((next, context) => async (args) => {
-    const command = String(context.commandName).replace(/Command$/, '');
-    const current = hook;
-    return current ? ((await current(command, args.input as Input, () => next(args))) as Awaited<ReturnType<typeof next>>) : next(args);
-  }, { step: 'initialize', name: 'specFaults' });
+  const client = hookedClient(hooks);
   const tableName = randomTableName('split-race');
   tables.push(tableName);
   const store = new DynamoDbStore({ tableName, client, layout: 'split', partThreshold: 64, ...options }, quietLogger);
@@ -37,11 +35,10 @@ async function splitStore(options: DynamoDbStoreOptions = {}): Promise<{ store: 
 
 const opaque = (bytes: number): string => randomBytes(bytes).toString('base64url').slice(0, bytes);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** The write of attribute `name`'s own item (not its deadline's extension). */
-const isPartWrite = (command: string, input: Input, name: string) => command === 'UpdateItem' && input.Key?.part === `a#${name}` && /#n\d+ = :v\d+/.test(input.UpdateExpression ?? '') && !/^SET #e = :e$/.test(input.UpdateExpression ?? '');
+/** The write of attribute `name`'s own item, with its content (not its deadline's extension, nor a fence). */
+const isPartWrite = (command: string, input: Input, name: string) =>
+  command === 'UpdateItem' && input.Key?.part === `a#${name}` && Object.values(input.ExpressionAttributeNames ?? {}).includes('value');
 const isHeadCommit = (command: string, input: Input) => command === 'UpdateItem' && input.Key?.part === '#' && /\bADD\b/.test(input.UpdateExpression ?? '');
-/** Sent or not, the answer is lost: the SDK reports a timeout. */
-const lostAnswer = () => Object.assign(new Error('socket hang up'), { name: 'TimeoutError', $metadata: {} });
 const throttled = () => Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
 
 /** The next write of attribute `name`'s own item takes 700 ms to reach DynamoDB. */
@@ -205,5 +202,93 @@ describeSplit('split layout: part writes racing other requests', () => {
     }).catch((e: unknown) => e);
     expect(refused).toMatchObject({ name: 'SessionTooLargeError', status: 413 });
     expect((refused as Error).message).toMatch(/small attributes take \d+ bytes together/);
+  });
+});
+
+/**
+ * Fencing (docs/guarantees.md, "Writes whose answer was lost"): a node that gives a part write up as its
+ * writer's gone is quick about it here (short deadlines: it judges a claim given up after about 2 s), while
+ * the writer is slow but alive. No clock may decide what is kept: the late write must be refused, never
+ * acknowledged and then hidden.
+ */
+describeSplit('split layout: a part write given up by a reader', () => {
+  /** A second node on the same table, whose short deadlines make it give up on claims after about 2 s. */
+  async function impatientNode(tableName: string, options: Parameters<typeof testManager>[0] = {}) {
+    const store = new DynamoDbStore({ tableName, client: hookedClient(hooks), layout: 'split', partThreshold: 64, writeTimeout: 200, readTimeout: 300 }, quietLogger);
+    await store.ready();
+    return testManager(options, store);
+  }
+  /** The next write of `name`'s content reaches DynamoDB only after `ms`. */
+  function pausedPartWrite(name: string, ms: number): void {
+    let first = true;
+    hook = async (command, input, next) => {
+      if (first && isPartWrite(command, input, name)) {
+        first = false;
+        await sleep(ms);
+      }
+      return next();
+    };
+  }
+
+  it('the writer of a part write that lands after a reader gave it up answers 503, and the value from before stays', async () => {
+    const { store, tableName } = await splitStore();
+    const writer = testManager({}, store);
+    await writer.run((s) => void (s['x'] = 'small'));
+    const reader = await impatientNode(tableName);
+    reader.setCookie(writer.cookie());
+    pausedPartWrite('x', 2500);
+    const big = opaque(200);
+    const outcome = writer.run((s) => void (s['x'] = big)).then(() => 'stored' as const, (e: unknown) => e);
+    await sleep(2000);
+    expect((await readAll(reader))['x']).toBe('small'); // the claim looks given up: fenced, and the record repaired
+    const answered = await outcome;
+    hook = undefined;
+    // Never a 2xx for a value no read shows: before fencing, this write was acknowledged and then never read.
+    expect((await readAll(writer))['x']).toBe(answered === 'stored' ? big : 'small');
+    expect(answered).toBeInstanceOf(SessionStoreUnavailableError);
+  });
+
+  it('an ignored request that meets a given-up claim writes nothing and reads the value from before it', async () => {
+    const { store, tableName } = await splitStore();
+    const writer = testManager({}, store);
+    await writer.run((s) => void (s['x'] = 'small'));
+    const reader = await impatientNode(tableName, { ignoreUris: ['/health'] });
+    reader.setCookie(writer.cookie());
+    pausedPartWrite('x', 2500);
+    const outcome = writer.run((s) => void (s['x'] = opaque(200))).then(() => 'stored' as const, (e: unknown) => e);
+    await sleep(2000);
+    const writes: string[] = [];
+    const paused = hook!;
+    hook = async (command, input, next) => {
+      if (command !== 'Query' && command !== 'GetItem') writes.push(command);
+      return paused(command, input, next);
+    };
+    const health = reader.request({ path: '/health' });
+    expect((await health.load())['x']).toBe('small');
+    await health.commit();
+    expect(writes).toEqual([]); // no fence, no repair: the README says ignored requests write nothing
+    hook = paused;
+    expect(await outcome).toBe('stored'); // nobody fenced it, so the slow writer's value lands and is acknowledged
+    hook = undefined;
+    expect((await readAll(writer))['x']).not.toBe('small');
+  });
+
+  it("'reject': a guard that failed only on a claim left by a failed commit is retried, not a 409 naming nothing", async () => {
+    const { store, tableName } = await splitStore();
+    const writer = testManager({}, store);
+    await writer.run((s) => void (s['x'] = 'small'));
+    // The part write's answer is lost, and so is every call after it on that item: its claim stays behind (503).
+    hook = async (_command, input, next) => (input.Key?.part === 'a#x' ? Promise.reject(lostAnswer()) : next());
+    await expect(writer.run((s) => void (s['x'] = opaque(200)))).rejects.toThrow(SessionStoreUnavailableError);
+    hook = undefined;
+    const other = await impatientNode(tableName, { onConflict: 'reject' });
+    other.setCookie(writer.cookie());
+    const request = other.request();
+    const s = await request.load(); // the claim is recent: it waits a little, then reads the value from before
+    expect(s['x']).toBe('small');
+    s['x'] = 'mine';
+    await sleep(2000); // the claim is given up by now
+    await expect(request.commit()).resolves.toBeDefined();
+    expect((await readAll(writer))['x']).toBe('mine');
   });
 });

@@ -1,0 +1,49 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ATTR } from './item-attributes';
+import { isConditionFailure } from './store-errors';
+import type { Item, StoreIo } from './store-io';
+import type { UpdateExpressionBuilder } from './update-expression';
+
+/**
+ * Fencing writes whose answer was lost (docs/guarantees.md, "Writes whose answer was lost").
+ *
+ * DynamoDB may apply a write seconds after its answer was lost, after other requests ran. Reading the item
+ * back cannot rule that out, and no clock can. So every session write is conditioned on its token not being
+ * in the item's `fences` set, and a write that may still land is fenced before its request is answered: its
+ * token goes into the set. From then on the write can only be refused, and the item the fence returns says
+ * whether it had landed before. A fence changes neither the version nor the write token.
+ */
+
+/** The condition every fenced write carries. */
+export function notFenced(u: UpdateExpressionBuilder, token: string): string {
+  return `NOT contains(${u.name(ATTR.fences)}, ${u.value(token)})`;
+}
+
+/** The same for a call that builds its expression by hand (DeleteItem): names and values to merge. */
+export function notFencedParts(token: string): { condition: string; names: Record<string, string>; values: Record<string, string> } {
+  return { condition: 'NOT contains(#fences, :fenceToken)', names: { '#fences': ATTR.fences }, values: { ':fenceToken': token } };
+}
+
+/**
+ * Puts `token` in the item's fences: the write it stamps can never land after this. Returns the item as the
+ * fence left it, or `absent` when there is no item (an update needs one, so none of ours can land either).
+ * Failures are the caller's: the outcome of the fenced write then stays unknown.
+ */
+export async function fenceToken(io: StoreIo, table: string, key: Item, token: string): Promise<{ item: Item } | { absent: true }> {
+  try {
+    const output = await io.call(table, 'UpdateItem', io.writeTimeout, (o) =>
+      io.documents.send(new UpdateCommand({
+        TableName: table,
+        Key: key,
+        UpdateExpression: 'ADD #f :t',
+        ConditionExpression: 'attribute_exists(#k)',
+        ExpressionAttributeNames: { '#f': ATTR.fences, '#k': ATTR.key },
+        ExpressionAttributeValues: { ':t': new Set([token]) },
+        ReturnValues: 'ALL_NEW',
+      }), o));
+    return { item: output.Attributes ?? {} };
+  } catch (e) {
+    if (isConditionFailure(e)) return { absent: true };
+    throw e;
+  }
+}
