@@ -110,9 +110,12 @@ export class SessionContext implements SessionState {
   destroy(): void {
     this.controlsUsed = true;
     this.accountControls.reset();
+    // Nothing found under the request's id (another tab's login moved it): end what it names, so a logout is final.
+    const foundNone = this.session !== undefined && this.baseline === undefined && this.retired === undefined;
     this.retireStoredItem(false);
-    if (this.session) clearAttributes(this.session);
-    else this.endUnread();
+    if (!this.session) this.endUnread();
+    else clearAttributes(this.session);
+    if (foundNone) this.endRequested();
     this.id = generateSessionId();
     this.isNew = true;
   }
@@ -199,11 +202,16 @@ export class SessionContext implements SessionState {
 
   /** destroy() before a load gave a session (none, one under way, or one that failed): ends what the request's id names. */
   private endUnread(): void {
-    const key = requestedKey(this.runtime, this.request); // no store call, no decoding: a session no load can read still ends
-    if (key !== undefined) this.staleKeys.push(key);
+    this.endRequested();
     const fresh = (this.session = createSessionObject(this, {}));
     // Later loads get the new, empty session; a read still under way is waited for, so the commit knows of its lease.
     this.loading = (this.loading ?? Promise.resolve()).then(() => fresh, () => fresh);
+  }
+
+  /** Ends, at commit, the session the request's id names (once): no store call, no decoding, so an unreadable one ends too. */
+  private endRequested(): void {
+    const key = requestedKey(this.runtime, this.request);
+    if (key !== undefined && !this.staleKeys.includes(key)) this.staleKeys.push(key);
   }
 
   private startFresh(): Session {

@@ -199,6 +199,13 @@ describe.each(stores)('a logout is final ($name)', ({ make }) => {
       await expectFinal(await logout.response, movedTo);
     });
 
+    it('a logout that loads only after the move committed (the old cookie finds nothing) still ends the moved session', async () => {
+      const cookie = await start();
+      const movedTo = sid(await post(move.path, cookie).expect(200))!;
+      const res = await post('/logout', cookie); // tab A never saw B's response: it still sends the old cookie
+      await expectFinal(res, movedTo);
+    });
+
     it('the other order: A logs out first, then B\'s move answers 409 without a cookie, and nothing of the session is left', async () => {
       const cookie = await start();
       const moving = await loaded('move', move.path, cookie);

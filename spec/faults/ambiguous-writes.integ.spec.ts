@@ -80,4 +80,15 @@ describe('ambiguous writes: any attempt that may have been applied is checked (f
     proxy.queue([]);
     expect(await store.get('k')).toBeUndefined();
   });
+
+  it('a retry that succeeded after an attempt whose answer was lost fences that attempt, so it cannot apply again later', async () => {
+    const { proxy, store, tableName } = behind;
+    await store.create('k', { ...times, data: { a: '"1"' } });
+    proxy.queue([{ fault: 'dropAfter', operations: ['UpdateItem'] }]);
+    await expect(store.update('k', touch({ a: '"2"' }))).resolves.toEqual({ status: 'stored' });
+    proxy.queue([]);
+    const item = await getItem(tableName, 'k');
+    expect(item?.['fences']).toBeInstanceOf(Set);
+    expect([...(item?.['fences'] as Set<string>)]).toEqual([item?.['writeToken']]); // the write's own token: a fence changes no token
+  });
 });

@@ -86,10 +86,18 @@ const set = (name: string, value: unknown): Step => (t) => t.run((s) => void (s[
 const remove = (name: string): Step => (t) => t.run((s) => void delete s[name]);
 const LOCKING: Partial<SessionOptions> = { locking: 'all' };
 
+/** A user of this browser's own, so that sessions other cases logged in never count (maxSessionsPerPrincipal, otherSessions()). */
+const users = new WeakMap<Browser, string>();
+const userOf = (t: Browser): string => {
+  if (!users.has(t)) users.set(t, `user-${randomBytes(6).toString('hex')}`);
+  return users.get(t)!;
+};
+const login: Step = (t) => t.run((s) => s.login(userOf(t)));
+
 /** Before the measured login: another browser logged in as the same user a second earlier (same store and clock). */
 const afterAnotherLogin = (options: Partial<SessionOptions>): Step => async (t) => {
   const other = testManager({ logger: quietLogger, ...options, now: () => t.clock.now }, t.store);
-  await other.run((s) => s.login('ada'));
+  await other.run((s) => s.login(userOf(t)));
   t.clock.now += 1000;
   await smallSession(t);
 };
@@ -138,30 +146,30 @@ const SCENARIOS: Record<string, Scenario> = {
         // The same browser's other request, on another node (its calls are not this request's): a login.
         const other = testManager({ logger: quietLogger, now: () => t.clock.now }, otherNode);
         other.setCookie(t.cookie());
-        await other.run((o) => o.login('ada'));
+        await other.run((o) => o.login(userOf(t)));
         s.destroy();
         await logout.commit();
       },
     }],
   },
   '`regenerate()` or `login()`': {
-    cases: [{ before: smallSession, request: (t) => t.run((s) => s.regenerate()) }, { before: smallSession, request: (t) => t.run((s) => s.login('ada')) }],
+    cases: [{ before: smallSession, request: (t) => t.run((s) => s.regenerate()) }, { before: smallSession, request: login }],
   },
   '`regenerate()` or `login()`, with large attributes': {
     cases: [
       { before: withLargeAttribute, request: (t) => t.run((s) => s.regenerate()) },
-      { before: withLargeAttribute, request: (t) => t.run((s) => s.login('ada')) },
+      { before: withLargeAttribute, request: login },
     ],
   },
   '`login()` under `maxSessionsPerPrincipal`, ending none': {
     options: { maxSessionsPerPrincipal: 2 },
-    cases: [{ before: afterAnotherLogin({ maxSessionsPerPrincipal: 2 }), request: (t) => t.run((s) => s.login('ada')) }],
+    cases: [{ before: afterAnotherLogin({ maxSessionsPerPrincipal: 2 }), request: login }],
   },
   '`login()` under `maxSessionsPerPrincipal`, ending one': {
     options: { maxSessionsPerPrincipal: 1 },
-    cases: [{ before: afterAnotherLogin({ maxSessionsPerPrincipal: 1 }), request: (t) => t.run((s) => s.login('ada')) }],
+    cases: [{ before: afterAnotherLogin({ maxSessionsPerPrincipal: 1 }), request: login }],
   },
-  '`otherSessions()`': { cases: [{ before: (t) => t.run((s) => s.login('ada')), request: (t) => t.run((s) => s.otherSessions()) }] },
+  '`otherSessions()`': { cases: [{ before: login, request: (t) => t.run(async (s) => void (await s.otherSessions())) }] },
   'locking, read-only': { options: LOCKING, cases: [{ before: smallSession, request: readOnly }] },
   'locking, read-only, with large attributes': { options: LOCKING, cases: [{ before: withLargeAttribute, request: readOnly }] },
   'locking, change small attributes': { options: LOCKING, cases: [{ before: smallSession, request: set('n', 2) }] },
