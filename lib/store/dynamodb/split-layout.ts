@@ -299,8 +299,9 @@ export class SplitLayout {
     }
     if (result.applied || result.current === undefined) return;
     const current = result.current;
-    const stillClaimed = new Set(moved.filter((p) => registryOf(current).versions.get(p.name) === p.claim).map((p) => p.name));
-    const drop = moved.filter((p) => stillClaimed.has(p.name) && Object.hasOwn((current[ATTR.data] ?? {}) as object, p.name));
+    const claims = registryOf(current).versions;
+    const inline = (current[ATTR.data] ?? {}) as Record<string, unknown>;
+    const drop = moved.filter((p) => claims.get(p.name) === p.claim && Object.hasOwn(inline, p.name));
     const results = await Promise.allSettled([
       drop.length > 0 ? this.dropInlineCopies(key, drop) : undefined,
       current[ATTR.lockOwner] === owner ? this.release(key, owner) : undefined,

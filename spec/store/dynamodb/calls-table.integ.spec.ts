@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import type { SessionOptions, SessionStore } from '../../../lib';
+import type { DynamoDbStore, SessionOptions, SessionStore } from '../../../lib';
 import { keyOf } from '../../support/cookies';
 import { CallLog, dropTable, LAYOUT, localClient, rawKey, scanItems, storeOnNewTable } from '../../support/dynamodb';
 import { testManager } from '../../support/manager';
@@ -29,21 +29,20 @@ interface Row {
   readonly single: readonly string[];
 }
 
-/** The calls one cell lists, in order. */
-export function callsOfCell(cell: string): string[] {
-  const text = cell.replace(/\([^()]*\)/g, '').trim();
+/** The calls one cell lists, in order: `Op` or `Op` ×N, comma-separated; notes in parentheses are not counted. */
+function callsOfCell(cell: string): string[] {
+  const text = cell.replace(/\s*\([^()]*\)/g, '').trim();
   if (text === 'none') return [];
-  const calls: string[] = [];
-  for (const [, operation, times] of text.matchAll(/`(\w+)`(?:\s*×(\d+))?/g)) {
-    if (!OPERATIONS.has(operation!)) throw new Error(`"${cell}": \`${operation}\` is not a DynamoDB operation (a cell lists only calls; say the rest in parentheses)`);
-    for (let i = 0; i < Number(times ?? 1); i++) calls.push(operation!);
-  }
-  if (calls.length === 0) throw new Error(`"${cell}" lists no call (write "none" for none)`);
-  return calls;
+  return text.split(', ').flatMap((entry) => {
+    const match = /^`(\w+)`(?: ×(\d+))?$/.exec(entry);
+    if (!match) throw new Error(`"${cell}": "${entry}" is not \`Operation\` or \`Operation\` ×N (notes go in parentheses; "none" for no call)`);
+    if (!OPERATIONS.has(match[1]!)) throw new Error(`"${cell}": \`${match[1]}\` is not a DynamoDB operation`);
+    return Array.from({ length: Number(match[2] ?? 1) }, () => match[1]!);
+  });
 }
 
 /** The rows of the calls table in a markdown file (the table under TABLE_HEADER). */
-export function callsTable(markdown: string): Row[] {
+function callsTable(markdown: string): Row[] {
   const lines = markdown.split('\n');
   const start = lines.indexOf(TABLE_HEADER);
   if (start < 0) throw new Error(`no calls table (a table headed "${TABLE_HEADER}")`);
@@ -61,7 +60,7 @@ export function callsTable(markdown: string): Row[] {
 const FILES = ['README.md', 'docs/dynamodb.md'];
 const TABLES = FILES.map((file) => ({ file, rows: callsTable(readFileSync(join(ROOT, file), 'utf8')) }));
 
-/** Random base64url: compression cannot shrink it. LARGE is over partThreshold (400 bytes), SMALL far under. */
+/** Random base64url, which compression cannot shrink: over partThreshold (400 bytes), so each is a part of its own in the split layout. */
 const opaque = (bytes: number): string => randomBytes(Math.ceil((bytes * 3) / 4)).toString('base64url').slice(0, bytes);
 const LARGE = opaque(1000);
 const LARGER = opaque(1200);
@@ -188,7 +187,7 @@ const SCENARIOS: Record<string, Scenario> = {
 };
 
 /** A store on a new table of this project's layout; in the split layout with the library's own partThreshold (400 bytes). */
-async function newStore(): Promise<{ store: SessionStore; log: CallLog; tableName: string }> {
+async function newStore(): Promise<{ store: DynamoDbStore; log: CallLog; tableName: string }> {
   return storeOnNewTable(LAYOUT === 'split' ? { partThreshold: 400 } : {});
 }
 
@@ -231,7 +230,7 @@ const describeSplit = LAYOUT === 'split' ? describe : describe.skip;
 
 describeSplit('locking: dropping the inline copies and releasing the lease in one write', () => {
   let tableName: string;
-  let store: SessionStore;
+  let store: DynamoDbStore;
   let log: CallLog;
   beforeAll(async () => {
     ({ store, log, tableName } = await newStore());
@@ -242,21 +241,25 @@ describeSplit('locking: dropping the inline copies and releasing the lease in on
     return (await scanItems(tableName)).find((i) => i['sessionId'] === key && i['part'] === '#')!;
   }
 
+  /** The write that drops inline copies and gives the lease back: it names both, and no part's record (the head's commit does). */
+  function isFold(command: string, input: Record<string, unknown>): boolean {
+    const names = Object.values((input['ExpressionAttributeNames'] ?? {}) as Record<string, string>);
+    return command === 'UpdateItem' && /REMOVE/.test(String(input['UpdateExpression']))
+      && ['lockOwner', 'data', 'parts'].every((n) => names.includes(n)) && !names.includes('partInfo');
+  }
+
   /** Runs `interfere` once, just before the store sends the write that drops inline copies and gives the lease back. */
   function beforeFoldedWrite(interfere: () => Promise<void>): void {
     let done = false;
-    (store as unknown as { client: import('@aws-sdk/client-dynamodb').DynamoDBClient }).client.middlewareStack.add(
+    store.client.middlewareStack.add(
       (next, context) => async (args) => {
-        const input = args.input as { ExpressionAttributeNames?: Record<string, string>; ConditionExpression?: string };
-        const names = Object.values(input.ExpressionAttributeNames ?? {});
-        if (!done && context.commandName === 'UpdateItemCommand' && names.includes('lockOwner') && names.includes('data') && names.includes('parts')
-          && /REMOVE/.test(String((args.input as { UpdateExpression?: string }).UpdateExpression)) && !names.includes('partInfo')) {
+        if (!done && isFold(String(context.commandName).replace(/Command$/, ''), args.input as Record<string, unknown>)) {
           done = true;
           await interfere();
         }
         return next(args);
       },
-      { step: 'initialize', name: `interfere-${Math.random()}` },
+      { step: 'initialize', name: `interfere-${randomBytes(4).toString('hex')}` },
     );
   }
 
@@ -264,12 +267,15 @@ describeSplit('locking: dropping the inline copies and releasing the lease in on
     const t = testManager({ locking: 'all', logger: quietLogger }, store);
     await t.run((s) => void (s['c'] = { n: 0 }));
     const grown = (n: number) => ({ n, ...(n % 2 === 1 && { pad: 'x'.repeat(600) }) }); // odd: a part; even: inline
+    log.clear();
     await Promise.all(Array.from({ length: 9 }, async () => {
       const ctx = t.request();
       const s = await ctx.load();
       s['c'] = grown((s['c'] as { n: number }).n + 1);
       await ctx.commit();
     }));
+    // Each odd value moved the attribute into its part: its inline copy went with the lease, in one write.
+    expect(log.inputs.filter((i) => isFold(i.command, i.input))).toHaveLength(5);
     await t.run((s) => expect(s['c']).toEqual(grown(9)));
     const head = await headOf(keyOf(t.cookie()!));
     expect(head['lockOwner']).toBeUndefined();
