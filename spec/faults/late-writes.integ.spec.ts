@@ -1,5 +1,7 @@
+import type { ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-dynamodb';
+import type { FinalizeRequestMiddleware } from '@smithy/types';
 import { DynamoDbStore, SessionStoreUnavailableError } from '../../lib';
-import { dropTable, LAYOUT_OPTIONS, randomTableName } from '../support/dynamodb';
+import { dropTable, LAYOUT_OPTIONS, localClient, randomTableName, scanItems } from '../support/dynamodb';
 import { CallHook, hookedClient, lostAnswer } from '../support/hooked-client';
 import { testManager } from '../support/manager';
 import { quietLogger } from '../support/quiet-logger';
@@ -70,5 +72,63 @@ describe('writes whose answer was lost and that DynamoDB applies later', () => {
     let cart: unknown;
     await b.run((s) => void (cart = s['cart']));
     expect(cart).toEqual(['pen', 'book']);
+  });
+});
+
+/**
+ * A client whose next create (an UpdateItem that sets createdAt) loses its first attempt's answer inside the SDK's
+ * retry loop, where a retry could follow; the attempt reaches DynamoDB only when the spec lets it.
+ */
+function losingFirstCreateAttempt() {
+  const held: Array<() => Promise<string>> = [];
+  let armed = true;
+  const client = localClient();
+  const middleware: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> = (next) => async (args) => {
+    const names = Object.values(((args.input as { ExpressionAttributeNames?: Record<string, string> }).ExpressionAttributeNames) ?? {});
+    if (armed && names.includes('createdAt')) {
+      armed = false;
+      const attempt = { ...args };
+      held.push(() => next(attempt).then(() => 'applied', (e: unknown) => (e as Error).name));
+      throw lostAnswer();
+    }
+    return next(args);
+  };
+  client.middlewareStack.addRelativeTo(middleware, { relation: 'after', toMiddleware: 'retryMiddleware', name: 'specLoseFirstCreate' });
+  return { client, land: () => held[0]!() };
+}
+
+describe('a create whose answer was lost', () => {
+  async function node() {
+    const tableName = randomTableName('late-create');
+    tables.push(tableName);
+    const { client, land } = losingFirstCreateAttempt();
+    const store = new DynamoDbStore({ ...LAYOUT_OPTIONS, tableName, client }, quietLogger);
+    await store.ready();
+    return { t: testManager({}, store), store, tableName, land };
+  }
+  const heads = async (tableName: string) => (await scanItems(tableName)).filter((i) => i['part'] === undefined || i['part'] === '#');
+
+  it('is not retried (a retry that succeeded would leave the lost attempt free to bring the session back after a logout): 503, no cookie, and it never lands', async () => {
+    const { t, tableName, land } = await node();
+    await expect(t.run((s) => void (s['user'] = 'ada'))).rejects.toThrow(SessionStoreUnavailableError);
+    expect(t.cookie()).toBeUndefined();
+    expect(await land()).toBe('ConditionalCheckFailedException'); // its key holds a dead item, the create's fence
+    const [dead] = await heads(tableName);
+    expect(dead).toMatchObject({ expiresAt: 0 });
+    expect(dead!['createdAt']).toBeUndefined();
+  });
+
+  it("login(): the new item's create that lost its answer never lands later as a session of the user", async () => {
+    const { tableName, land, t: loginNode } = await node();
+    const plain = new DynamoDbStore({ ...LAYOUT_OPTIONS, tableName, client: localClient() }, quietLogger);
+    const t = testManager({}, plain);
+    await t.run((s) => void (s['cart'] = ['pen']));
+    loginNode.setCookie(t.cookie());
+    await expect(loginNode.run((s) => s.login('ada'))).rejects.toThrow(SessionStoreUnavailableError);
+    expect(await land()).toBe('ConditionalCheckFailedException');
+    expect(await plain.findByPrincipal('ada', t.clock.now)).toEqual([]);
+    let cart: unknown;
+    await t.run((s) => void (cart = s['cart']));
+    expect(cart).toEqual(['pen']); // the session from before the login stays whole
   });
 });

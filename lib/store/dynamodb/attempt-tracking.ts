@@ -1,5 +1,5 @@
 import type { DynamoDBClient, ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-dynamodb';
-import type { FinalizeRequestMiddleware } from '@smithy/types';
+import type { FinalizeRequestMiddleware, MiddlewareStack } from '@smithy/types';
 import { EARLIER_ATTEMPT_AMBIGUOUS, isAmbiguous } from './store-errors';
 
 const NAME = 'dynamoSessionAttemptTracking';
@@ -43,4 +43,23 @@ export function trackAttempts(client: DynamoDBClient): void {
     };
   };
   stack.addRelativeTo(middleware, { relation: 'after', toMiddleware: RETRY, name: NAME, override: true });
+}
+
+/**
+ * For a write that creates an item: no SDK retry after an attempt whose answer was lost. A create can only be
+ * fenced while its item exists; were the retry to succeed, the lost attempt could still land after the session was
+ * destroyed and bring it back. Without the retry, the call fails as ambiguous, the caller fences and checks it
+ * (conditional-write.ts), and a create that had not landed is answered 503, its id never handed out.
+ */
+export function noRetryAfterLostAnswer<I extends object, O extends object>(command: { middlewareStack: MiddlewareStack<I, O> }): void {
+  const middleware: FinalizeRequestMiddleware<I, O> = (next) => async (args) => {
+    try {
+      return await next(args);
+    } catch (e) {
+      if (!isAmbiguous(e)) throw e;
+      // Still ambiguous to this library (no answer: $metadata without a status), but nothing the SDK retries.
+      throw Object.assign(new Error((e as Error).message), { name: 'LostAnswerNotRetried', $metadata: {} });
+    }
+  };
+  command.middlewareStack.addRelativeTo(middleware, { relation: 'after', toMiddleware: RETRY, name: 'dynamoSessionNoRetryAfterLostAnswer', override: true });
 }

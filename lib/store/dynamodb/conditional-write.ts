@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SessionStoreError } from '../../core/errors';
 import { ATTR } from './item-attributes';
-import { earlierAttemptMayLand } from './attempt-tracking';
+import { earlierAttemptMayLand, noRetryAfterLostAnswer } from './attempt-tracking';
 import { fenceToken, notFenced } from './fences';
 import { isConditionFailure, itemOfConditionFailure, mayHaveApplied } from './store-errors';
 import type { Item, StoreIo } from './store-io';
@@ -54,6 +54,11 @@ export interface ConditionalWrite {
    * before it is answered, so it can never land later. 'none': the caller fences (a part write fences its claim).
    */
   readonly fence?: 'token' | 'none';
+  /**
+   * The write creates a session's item (`attribute_not_exists` of its key, under a key not handed out yet): no SDK
+   * retry after a lost answer (attempt-tracking.ts), and a create that had not landed is fenced by a dead item (fences.ts).
+   */
+  readonly creates?: boolean;
 }
 
 /**
@@ -74,8 +79,8 @@ export async function conditionalWrite(io: StoreIo, w: ConditionalWrite): Promis
   const condition = fenced ? `(${w.condition}) AND ${notFenced(u, token)}` : w.condition;
   const landed = (item: Item | undefined): Item | undefined => (item && (item[ATTR.writeToken] === token || w.reflects?.(item)) ? item : undefined);
   try {
-    const output = await io.call(w.table, 'UpdateItem', io.writeTimeout, (o) =>
-      io.documents.send(new UpdateCommand({
+    const output = await io.call(w.table, 'UpdateItem', io.writeTimeout, (o) => {
+      const command = new UpdateCommand({
         TableName: w.table,
         Key: w.key,
         UpdateExpression: u.expression(),
@@ -84,7 +89,10 @@ export async function conditionalWrite(io: StoreIo, w: ConditionalWrite): Promis
         ExpressionAttributeValues: u.values,
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         ...(w.returnValues && { ReturnValues: w.returnValues }),
-      }), o));
+      });
+      if (w.creates) noRetryAfterLostAnswer(command);
+      return io.documents.send(command, o);
+    });
     // Applied; a lost earlier attempt of it could apply it again later, over writes that came after.
     if (fenced && earlierAttemptMayLand(output)) await fenceToken(io, w.table, w.key, token);
     return { applied: true, item: output.Attributes };
@@ -101,7 +109,7 @@ export async function conditionalWrite(io: StoreIo, w: ConditionalWrite): Promis
     // A write fenced by its caller ('none') leaves the lost answer to the caller.
     if (fenced && e instanceof SessionStoreError && mayHaveApplied(e)) {
       // One call that both stops a late landing and reads the item.
-      const after = await fenceToken(io, w.table, w.key, token).catch(() => undefined);
+      const after = await fenceToken(io, w.table, w.key, token, w.creates).catch(() => undefined);
       if (after) {
         const item = 'absent' in after ? undefined : after.item;
         if (landed(item)) return { applied: true, item: item!, readBack: true };

@@ -149,7 +149,7 @@ export class DynamoDbStore extends SessionStore {
     }
     const u = new UpdateExpressionBuilder();
     setNewSessionFields(u.set(u.name(ATTR.data), session.data), session);
-    const result = await this.write(this.currentTable(), key, u, `attribute_not_exists(${u.name(ATTR.key)})`);
+    const result = await this.createItem(this.currentTable(), key, u);
     if (!result.applied) throw this.keyTaken();
   }
 
@@ -201,6 +201,12 @@ export class DynamoDbStore extends SessionStore {
   async destroy(key: string, expectedVersion?: number): Promise<DestroyOutcome> {
     await this.bootstrap;
     if (this.split) return this.split.destroy(key, expectedVersion);
+    if (this.rotation && expectedVersion === undefined) {
+      // A logout also ends a copy in the next table, where a node whose clock runs ahead may have moved the session
+      // (the move records follow it there: movesOf). Older tables go first, that one last (session-deletes.ts).
+      const [current, previous] = this.readTables() as [TableRef, TableRef];
+      return destroySession(this.io, [{ name: this.rotation.next(), mayBeMissing: true }, previous, current], key);
+    }
     return destroySession(this.io, this.readTables(), key, expectedVersion);
   }
 
@@ -210,10 +216,14 @@ export class DynamoDbStore extends SessionStore {
     await recordMove(this.io, this.currentTable(), from, to, expiresAt);
   }
 
-  /** One strong GetItem (under rotation: of the current and the previous table). */
+  /**
+   * One strong GetItem; under rotation, of the current, the previous and the next table: a node whose clock runs
+   * ahead may have passed the boundary and recorded the move in what is still the next table here.
+   */
   async movesOf(key: string): Promise<readonly string[]> {
     await this.bootstrap;
-    return movesOf(this.io, this.readTables(), key);
+    const tables = this.readTables();
+    return movesOf(this.io, this.rotation ? [...tables, { name: this.rotation.next(), mayBeMissing: true }] : tables, key);
   }
 
   override keyBytes(key: string): number {
@@ -319,6 +329,11 @@ export class DynamoDbStore extends SessionStore {
     const { Item } = await this.call(table, 'GetItem', this.options.readTimeout, (o) =>
       this.documents.send(new GetCommand({ TableName: table, Key: itemKey, ConsistentRead: consistent }), o));
     return Item;
+  }
+
+  /** Creates the item unless one is there (see noRetryAfterLostAnswer: a create that lost its answer is not retried). */
+  private createItem(table: string, key: string, u: UpdateExpressionBuilder): Promise<WriteResult> {
+    return conditionalWrite(this.io, { table, key: this.keyOf(key), update: u, condition: `attribute_not_exists(${u.name(ATTR.key)})`, creates: true });
   }
 
   /** One conditional UpdateItem on the session's item (see conditional-write.ts). */

@@ -27,18 +27,20 @@ export function notFencedParts(token: string): { condition: string; names: Recor
 /**
  * Puts `token` in the item's fences: the write it stamps can never land after this. Returns the item as the
  * fence left it, or `absent` when there is no item (an update needs one, so none of ours can land either).
- * Failures are the caller's: the outcome of the fenced write then stays unknown.
+ * For a create (`create`), a missing item is made as a dead one instead: it has our fence, no session fields and a
+ * deadline already past, so reads see no session and the late create finds its key taken. The key was never handed
+ * out (the create is answered 503), and TTL removes the item. Failures are the caller's: the outcome stays unknown.
  */
-export async function fenceToken(io: StoreIo, table: string, key: Item, token: string): Promise<{ item: Item } | { absent: true }> {
+export async function fenceToken(io: StoreIo, table: string, key: Item, token: string, create = false): Promise<{ item: Item } | { absent: true }> {
   try {
     const output = await io.call(table, 'UpdateItem', io.writeTimeout, (o) =>
       io.documents.send(new UpdateCommand({
         TableName: table,
         Key: key,
-        UpdateExpression: 'ADD #f :t',
-        ConditionExpression: 'attribute_exists(#k)',
-        ExpressionAttributeNames: { '#f': ATTR.fences, '#k': ATTR.key },
-        ExpressionAttributeValues: { ':t': new Set([token]) },
+        UpdateExpression: create ? 'ADD #f :t SET #e = if_not_exists(#e, :past)' : 'ADD #f :t',
+        ...(!create && { ConditionExpression: 'attribute_exists(#k)' }),
+        ExpressionAttributeNames: { '#f': ATTR.fences, ...(create ? { '#e': ATTR.expiresAt } : { '#k': ATTR.key }) },
+        ExpressionAttributeValues: { ':t': new Set([token]), ...(create && { ':past': 0 }) },
         ReturnValues: 'ALL_NEW',
       }), o));
     return { item: output.Attributes ?? {} };

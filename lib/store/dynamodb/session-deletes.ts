@@ -9,7 +9,11 @@ import { isConditionFailure, itemOfConditionFailure, mayHaveApplied } from './st
 import { Item, SessionTables, StoreIo, TableRef, unlessMissing } from './store-io';
 
 /** `old`: the item as it was deleted, when the answer said (the split layout finds its parts there). */
-export type Deleted = { readonly deleted: boolean; readonly old?: Item } | { readonly changed: Item };
+/**
+ * `ambiguous`: the item is gone, and an attempt of ours may have deleted it, or another request did (a logout, or
+ * regenerate() retiring it after recording where it went): callers that must know who ended it treat it as gone.
+ */
+export type Deleted = { readonly deleted: boolean; readonly old?: Item; readonly ambiguous?: boolean } | { readonly changed: Item };
 
 /**
  * Deletes a session from every table it may be in: the table, or under
@@ -41,6 +45,8 @@ export async function destroySession(io: StoreIo, tables: SessionTables, key: st
   }
   const outcome = await deleteIn(io, current, io.keyOf(key), expectedVersion === undefined ? undefined : { op: '=', version: expectedVersion });
   if ('changed' in outcome) return { status: 'changed', current: toStoredSession(outcome.changed) };
+  // Gone, but maybe not by us: a logout then looks where the session went, a retiring move gives up (409).
+  if (outcome.ambiguous === true) return { status: 'gone' };
   return destroyed || outcome.deleted ? { status: 'destroyed' } : { status: 'gone' };
 }
 
@@ -79,7 +85,7 @@ export async function deleteIn(io: StoreIo, table: TableRef, itemKey: Item, guar
         if (changed) return { changed };
         // No item fails the condition too: a session already gone, or deleted by an
         // earlier attempt of this very call whose answer was lost (then it is ours).
-        return { deleted: mayHaveApplied(e) };
+        return mayHaveApplied(e) ? { deleted: true, ambiguous: true } : { deleted: false };
       }
       if (!mayHaveApplied(e)) throw e;
       // The fence both stops a late delete and tells whether the item is still there.
@@ -87,7 +93,7 @@ export async function deleteIn(io: StoreIo, table: TableRef, itemKey: Item, guar
       // The fence failed too (under write throttling it does): a read-back still shows the item gone.
       const stillThere = after ? 'item' in after : await io.read(table.name, itemKey, true).then((item) => item !== undefined, () => true);
       if (stillThere) throw e;
-      return { deleted: true };
+      return { deleted: true, ambiguous: true };
     }
   });
 }

@@ -102,7 +102,7 @@ export class SplitLayout {
       .set(u.name(ATTR.partInfo), Object.fromEntries(parts.map((p) => [p.name, [contentHash(p.value), claimedAt]])))
       .set(u.name(ATTR.partsExpireAt), partExpiry);
     setNewSessionFields(u, session);
-    const result = await conditionalWrite(this.io, { table: this.settings.table, key: this.io.keyOf(key), update: u, condition: `attribute_not_exists(${u.name(ATTR.key)})` });
+    const result = await conditionalWrite(this.io, { table: this.settings.table, key: this.io.keyOf(key), update: u, condition: `attribute_not_exists(${u.name(ATTR.key)})`, creates: true });
     if (!result.applied) return false;
     try {
       await this.parts.writeParts(key, parts, undefined);
@@ -241,7 +241,8 @@ export class SplitLayout {
       await deleteItems(this.io, this.settings.table, parts).catch((e: unknown) =>
         this.settings.logger.warn(`session destroyed; ${parts.length} of its part items stay until TTL removes them: ${(e as Error).message}`));
     }
-    return { status: outcome.deleted ? 'destroyed' : 'gone' };
+    // Gone, but maybe not by us: a logout then looks where the session went, a retiring move gives up (409).
+    return { status: outcome.deleted && outcome.ambiguous !== true ? 'destroyed' : 'gone' };
   }
 
   /**

@@ -44,6 +44,10 @@ export class TableRotation {
     return this.tableFor(this.periodStart(this.spec.now()) - this.spec.period);
   }
 
+  next(): string {
+    return this.tableFor(this.periodStart(this.spec.now()) + this.spec.period);
+  }
+
   /** How far ahead of a boundary the next table is created: table creation can take a minute on AWS. */
   get leadSeconds(): number {
     return Math.min(Math.max(120, this.spec.period / 10), this.spec.period / 2);
