@@ -15,7 +15,8 @@ const hooksB: { current: CallHook | undefined } = { current: undefined };
 const tables: string[] = [];
 afterAll(() => Promise.all(tables.map(dropTable)));
 
-it('a logout whose delete lost its answer while a login moved the session follows the move: the moved session is ended too', async () => {
+/** Node A's logout and node B's login of the same session, both loaded, neither committed. */
+async function racingLoginAndLogout() {
   const tableName = randomTableName('late-delete');
   tables.push(tableName);
   const node = async (hooks: { current: CallHook | undefined }) => {
@@ -23,16 +24,20 @@ it('a logout whose delete lost its answer while a login moved the session follow
     await store.ready();
     return testManager({}, store);
   };
-  const a = await node(hooksA); // the logout's node
-  const b = await node(hooksB); // the login's node
+  const a = await node(hooksA);
+  const b = await node(hooksB);
   await a.run((s) => void (s['cart'] = ['pen']));
   b.setCookie(a.cookie());
-
   const login = b.request();
   (await login.load()).login('ada');
   const logout = a.request();
   await logout.load();
   logout.destroy();
+  return { b, login, logout };
+}
+
+it('a logout whose delete lost its answer while a login moved the session follows the move: the moved session is ended too', async () => {
+  const { b, login, logout } = await racingLoginAndLogout();
 
   // The logout's DeleteItem goes out and its answer is lost; meanwhile (before it reaches DynamoDB) the login commits.
   let loginHeaders: Array<[string, string]> = [];
@@ -54,23 +59,7 @@ it('a logout whose delete lost its answer while a login moved the session follow
 });
 
 it('a login whose retire of the old item lost its answer while a logout deleted that item: never both 2xx with the session alive', async () => {
-  const tableName = randomTableName('late-delete');
-  tables.push(tableName);
-  const node = async (hooks: { current: CallHook | undefined }) => {
-    const store = new DynamoDbStore({ ...LAYOUT_OPTIONS, tableName, client: hookedClient(hooks) }, quietLogger);
-    await store.ready();
-    return testManager({}, store);
-  };
-  const a = await node(hooksA); // the logout's node
-  const b = await node(hooksB); // the login's node
-  await a.run((s) => void (s['cart'] = ['pen']));
-  b.setCookie(a.cookie());
-
-  const login = b.request();
-  (await login.load()).login('ada');
-  const logout = a.request();
-  await logout.load();
-  logout.destroy();
+  const { b, login, logout } = await racingLoginAndLogout();
 
   // The login's retire (DeleteItem of the old item at the loaded version) loses its answer; before it reaches
   // DynamoDB the logout commits: it finds the old item and deletes it, so it follows no move.

@@ -22,7 +22,9 @@ import type { ModelConfig } from '../support/model-reference';
 import { quietLogger } from '../support/quiet-logger';
 
 /** Default runs per property (DynamoDB Local is slower, and faults cost SDK retries and late writes real time). */
-const RUNS = { sequential: 15, overlapping: 15, koa: 8 } as const;
+const RUNS = { sequential: 40, overlapping: 15, koa: 12 } as const;
+/** Expected ms per run, for the jest timeout (three times that) and the search's own time limit. */
+const MS_PER_RUN = { sequential: 3000, overlapping: 2000, koa: 4000 } as const;
 
 /** The simulated nodes: at most this many stores (each its own SDK client) share the table. */
 const MAX_NODES = 3;
@@ -125,14 +127,14 @@ describe('session model (DynamoDB Local behind the fault proxy, several skewed n
   const overHttp: CommandSet = { faults: proxyFaultPlanArb, overlaps: true, clientInput: true, maxCommands: 10 };
 
   it('sequential requests with throttling, 5xx, cut connections and late writes, on skewed nodes', async () => {
-    await assertModel(configs(), sequential, harness(false), RUNS.sequential);
-  }, timeoutFor(RUNS.sequential, 6000));
+    await assertModel(configs(), sequential, harness(false), RUNS.sequential, MS_PER_RUN.sequential);
+  }, timeoutFor(RUNS.sequential, MS_PER_RUN.sequential));
 
   it('two overlapping requests on one session, on two nodes: each conflict policy, with and without locking', async () => {
-    await assertModel(configs({ onStoreError: fc.constant('fail') }), overlapping, harness(false), RUNS.overlapping);
-  }, timeoutFor(RUNS.overlapping, 2000));
+    await assertModel(configs({ onStoreError: fc.constant('fail') }), overlapping, harness(false), RUNS.overlapping, MS_PER_RUN.overlapping);
+  }, timeoutFor(RUNS.overlapping, MS_PER_RUN.overlapping));
 
   it('through real Koa apps: HTTP statuses, Retry-After, and no 500 for client input', async () => {
-    await assertModel(configs(), overHttp, harness(true), RUNS.koa);
-  }, timeoutFor(RUNS.koa, 6000));
+    await assertModel(configs(), overHttp, harness(true), RUNS.koa, MS_PER_RUN.koa);
+  }, timeoutFor(RUNS.koa, MS_PER_RUN.koa));
 });

@@ -17,7 +17,7 @@ import { keyOf } from './cookies';
 import type { Faults, FaultProxy, LateWrite } from './fault-proxy';
 import { FaultyStore, STORE_FAULTS, StoreFault } from './faulty-store';
 import {
-  applyLate, attrsToString, Attrs, canonical, commitOutcomes, Concrete, concreteKey, CookieExpect, intentOf, ItemExpect, ItemState,
+  applyLate, attrsToString, Attrs, canonical, CommitOutcome, commitOutcomes, Concrete, concreteKey, CookieExpect, Intent, intentOf, ItemExpect, ItemState,
   JsonValue, LateChange, materialize, mergeValues, minExpiresAt, ModelConfig, Op, opToString, partialCommits, sameAttrs, writtenExpiry,
 } from './model-reference';
 import { quietLogger } from './quiet-logger';
@@ -35,8 +35,11 @@ export interface ModelItem extends ItemState {
 
 export interface RetiredCookie {
   readonly cookie: string;
-  /** destroyed: the item must be gone; expired: it may remain, but never live again (for any node). */
-  readonly reason: 'destroyed' | 'expired';
+  /**
+   * destroyed: the item must be gone; moved: gone too, its session moved to a new id (regenerate, login);
+   * expired: it may remain, but never live again (for any node).
+   */
+  readonly reason: 'destroyed' | 'moved' | 'expired';
 }
 
 /**
@@ -78,6 +81,8 @@ export interface Model {
   retired: RetiredCookie[];
   limbo: Limbo[];
   dead: DeadLimbo[];
+  /** Sessions the browser moved to a new id (regenerate, login): from key, to key. A logout with the old id may follow them. */
+  moves: Array<readonly [string, string]>;
 }
 
 export function isLive(item: { expiresAt: number; absoluteExpiresAt: number | undefined }, now: number): boolean {
@@ -585,7 +590,8 @@ function createdAt(cfg: ModelConfig, created: ItemExpect | undefined, at: number
 
 /** One allowed result of a command: per request, status, cookie and new item; and the loaded item after. */
 interface Candidate {
-  readonly requests: ReadonlyArray<{ readonly status: number; readonly cookie: CookieExpect; readonly created: Exact | undefined }>;
+  /** `created` 'ended': the new session the cookie names was ended since (a logout that followed the move). */
+  readonly requests: ReadonlyArray<{ readonly status: number; readonly cookie: CookieExpect; readonly created: Exact | 'ended' | undefined }>;
   readonly k0: Concrete | undefined;
   readonly note: string;
   /** A 2xx that wrote the item: late writes of earlier requests on it may no longer land. */
@@ -601,8 +607,7 @@ interface Actual {
   readonly created: ReadonlyArray<InspectedItem | undefined>;
 }
 
-/** `now`: the time of the node that served the request(s), by which an item that stays behind must be expired. */
-function candidateProblems(now: number, before: ModelItem | undefined, oldCookie: string | undefined, c: Candidate, actual: Actual): string[] {
+function candidateProblems(m: Readonly<Model>, before: ModelItem | undefined, oldCookie: string | undefined, c: Candidate, actual: Actual): string[] {
   const problems: string[] = [];
   c.requests.forEach((expected, i) => {
     const res = actual.responses[i]!;
@@ -613,7 +618,9 @@ function candidateProblems(now: number, before: ModelItem | undefined, oldCookie
       case 'new':
         if (typeof cookie !== 'string') problems.push(`${label}expected a new session cookie, got ${cookie === null ? 'a cleared one' : 'none'}`);
         else if (oldCookie !== undefined && idOf(cookie) === idOf(oldCookie)) problems.push(`${label}the new session kept the old id`);
-        else if (!actual.created[i]) problems.push(`${label}the new cookie names no stored session`);
+        else if (expected.created === 'ended') {
+          if (actual.created[i] !== undefined && liveForSome(m, actual.created[i])) problems.push(`${label}the new session was expected ended (a logout followed the move), but it is live`);
+        } else if (!actual.created[i]) problems.push(`${label}the new cookie names no stored session`);
         else problems.push(...itemProblems(expected.created!, actual.created[i]).map((x) => `${label}new session: ${x}`));
         break;
       case 'cleared':
@@ -629,8 +636,8 @@ function candidateProblems(now: number, before: ModelItem | undefined, oldCookie
     }
   });
   if (before) {
-    // Absent, or at least never live again (an item that expired may stay until TTL removes it).
-    if (c.k0 === undefined && actual.k0 !== undefined && isLive(actual.k0, now)) problems.push(`the old session is still live: ${describeItem(actual.k0)}`);
+    // Absent, or at least never live again for any node (an item that expired may stay until TTL removes it).
+    if (c.k0 === undefined && actual.k0 !== undefined && liveForSome(m, actual.k0)) problems.push(`the old session is still live (for some node's clock): ${describeItem(actual.k0)}`);
     if (c.k0 !== undefined) {
       if (!actual.k0) problems.push('the session item is gone');
       else problems.push(...itemProblems(c.k0, actual.k0).map((x) => `session item: ${x}`));
@@ -656,7 +663,7 @@ function deadEvidence(m: Readonly<Model>, key: string | undefined): { landed: bo
  * naming the invariant when none fits, with the evidence.
  */
 function matchCandidates(m: Readonly<Model>, now: number, what: string, before: ModelItem | undefined, oldCookie: string | undefined, candidates: readonly Candidate[], actual: Actual): Candidate {
-  const results = candidates.map((c) => ({ c, problems: candidateProblems(now, before, oldCookie, c, actual) }));
+  const results = candidates.map((c) => ({ c, problems: candidateProblems(m, before, oldCookie, c, actual) }));
   const fit = results.find((r) => r.problems.length === 0);
   if (fit) return fit.c;
   const statuses = actual.responses.map((r) => r.status);
@@ -734,7 +741,8 @@ function assertHttpShape(node: ModelNode, responses: readonly Response[]): void 
  */
 async function adopt(m: Model, h: Harness, oldCookie: string | undefined, k0Before: ModelItem | undefined, k0After: InspectedItem | undefined, cookieAfter: string | undefined): Promise<void> {
   if (k0Before && oldCookie !== undefined && !m.retired.some((r) => r.cookie === oldCookie)) {
-    if (!k0After) m.retired.push({ cookie: oldCookie, reason: 'destroyed' });
+    const moved = m.moves.some(([from]) => from === k0Before.key);
+    if (!k0After) m.retired.push({ cookie: oldCookie, reason: moved ? 'moved' : 'destroyed' });
     else if (!liveForSome(m, k0After) && !hasLimbo(m, k0Before.key)) m.retired.push({ cookie: oldCookie, reason: 'expired' });
   }
   m.cookie = cookieAfter;
@@ -938,6 +946,18 @@ class RequestCommand implements ModelCommand {
 }
 
 /**
+ * The outcomes of a request that found no session (none stored, or not live for its node's clock). A logout
+ * (destroy()) with a cookie still ends what the cookie names, so a logout is final: the item is deleted
+ * (expired or not) and the cookie cleared. Leaving it is allowed only where no node can read it any more.
+ */
+function freshOutcomes(m: Readonly<Model>, stored: Concrete | undefined, intent: Intent, ops: readonly Op[], cookie: string | undefined, at: number): CommitOutcome[] {
+  const outcomes = commitOutcomes(m.cfg, stored, undefined, intent, at);
+  if (cookie === undefined || !ops.some((op) => op.kind === 'destroy')) return outcomes;
+  const ended = outcomes.map((o): CommitOutcome => ({ ...o, cookie: o.cookie === 'none' ? 'cleared' : o.cookie, k0: undefined, k0Expiry: 'same', wroteK0: true, note: `${o.note}; the logout ended what its cookie named` }));
+  return stored && liveForSome(m, stored) ? ended : [...ended, ...outcomes];
+}
+
+/**
  * Verifies one request of the browser against the model and moves the model on. `loadedAt`: its node's
  * clock at the load; the node's clock now is its commit's. Late writes of earlier requests (limbo) may
  * land before the load, between load and commit, and (unless this request's write of the session is
@@ -983,7 +1003,7 @@ async function verifyOne(
       // The item as the commit finds it: gone for the store once its deadline passed (for this node) during the request.
       const current = loaded ? (c && isLive(c, at) ? c : undefined) : c;
       const results: Array<Concrete | undefined> = [];
-      for (const o of commitOutcomes(cfg, current, loaded, intent, at)) {
+      for (const o of loaded ? commitOutcomes(cfg, current, loaded, intent, at) : freshOutcomes(m, c, intent, ops, oldCookie, at)) {
         // A commit that found the item gone for its clock leaves it as it is, or deletes it (it is expired for this node).
         const ks = o.k0 === undefined && !o.wroteK0 && c ? [c, undefined] : materialize(cfg, o.k0, o.k0Expiry, current?.expiresAt, at);
         for (const k of ks) {
@@ -1018,10 +1038,27 @@ async function verifyOne(
   const fit = matchCandidates(m, at, what, before, oldCookie, candidates, { responses: [res], k0, created });
   assertNoLease(m, what, [k0, ...created]);
   moveLimbo(m, answered, before?.key, fit, `${what}: answered ${res.status}`, faults.late);
+  recordMove(m, before, fit.change, res);
   const cookieAfter = res.setCookie === undefined ? oldCookie : res.setCookie ?? undefined;
   await adopt(m, h, oldCookie, before, k0, cookieAfter);
   // A request that could not read the session could not touch it either.
   if (!detachedFit) assertActiveUserKept(m, what, at, before, [res]);
+}
+
+/** Every key the session under `key` moved to since, by the browser's regenerate() and login(). */
+function movedTo(m: Readonly<Model>, key: string): Set<string> {
+  const reached = new Set<string>();
+  let frontier = [key];
+  while (frontier.length > 0) {
+    frontier = m.moves.filter(([from, to]) => frontier.includes(from) && !reached.has(to)).map(([, to]) => to);
+    for (const to of frontier) reached.add(to);
+  }
+  return reached;
+}
+
+/** A request that moved its session to a new id (regenerate, login): a logout with the old id may follow it. */
+function recordMove(m: Model, before: ModelItem | undefined, change: LateChange | undefined, res: Response): void {
+  if (before && change?.intent.carried && typeof res.setCookie === 'string') m.moves.push([before.key, keyOf(res.setCookie)]);
 }
 
 /**
@@ -1130,20 +1167,27 @@ class OverlapCommand implements ModelCommand {
     for (const [x, y] of orders) {
       if (!matches(responses[x]!.observation, s0)) continue;
       const [tx, ty] = [times[x]!, times[y]!];
-      for (const xo of commitOutcomes(cfg, s0, s0, intentOf(s0, ops[x]!, tx), tx)) {
+      const intentX = intentOf(s0, ops[x]!, tx);
+      for (const xo of commitOutcomes(cfg, s0, s0, intentX, tx)) {
         for (const xk of materialize(cfg, xo.k0, xo.k0Expiry, s0.expiresAt, tx)) {
           // Without a lease the second request may have loaded before the first committed (or, at once, after);
           // with one it loads what the first left.
           const loads = cfg.locking ? [xk] : this.mode === 'concurrent' ? [s0, xk] : [s0];
           for (const loaded of loads) {
             if (!matches(responses[y]!.observation, loaded)) continue;
-            for (const yo of commitOutcomes(cfg, xk, loaded, intentOf(loaded, ops[y]!, ty), ty)) {
+            const intentY = intentOf(loaded, ops[y]!, ty);
+            // A logout whose session the other request moved to a new id (regenerate, login) follows the move and ends it, or answers 409.
+            const followsMove = xo.status === 200 && xo.cookie === 'new' && intentX.carried !== undefined && ops[y]!.some((op) => op.kind === 'destroy') &&
+              (loaded === undefined || intentY.retireOld);
+            const outcomesY = loaded ? commitOutcomes(cfg, xk, loaded, intentY, ty) : freshOutcomes(m, xk, intentY, ops[y]!, oldCookie, ty);
+            for (const yo of followsMove ? [...outcomesY, { ...outcomesY[0]!, status: 409 as const, cookie: 'none' as const, created: undefined, k0: undefined, note: 'logout refused: its session moved meanwhile' }] : outcomesY) {
               for (const yk of materialize(cfg, yo.k0, yo.k0Expiry, xk?.expiresAt, ty)) {
                 const requests = [];
-                requests[x] = { status: xo.status, cookie: xo.cookie, created: createdAt(cfg, xo.created, tx) };
+                const ended = followsMove && yo.status === 200;
+                requests[x] = { status: xo.status, cookie: xo.cookie, created: ended ? 'ended' as const : createdAt(cfg, xo.created, tx) };
                 requests[y] = { status: yo.status, cookie: yo.cookie, created: createdAt(cfg, yo.created, ty) };
                 const acked = (xo.status === 200 && xo.wroteK0) || (yo.status === 200 && yo.wroteK0);
-                candidates.push({ requests, k0: yk, note: `${'AB'[x]} then ${'AB'[y]}: ${xo.note}; ${yo.note}`, acked, change: undefined });
+                candidates.push({ requests, k0: yk, note: `${'AB'[x]} then ${'AB'[y]}: ${xo.note}; ${yo.note}${ended ? ' (the logout followed the move)' : ''}`, acked, change: undefined });
               }
             }
           }
@@ -1162,6 +1206,9 @@ class OverlapCommand implements ModelCommand {
     const fit = matchCandidates(m, Math.min(...times), what, before, oldCookie, candidates, { responses, k0, created });
     assertNoLease(m, what, [k0, ...created]);
     moveLimbo(m, answered, before.key, fit, what, []);
+    responses.forEach((r, i) => {
+      if (ops[i]!.some((op) => op.kind === 'regenerate' || op.kind === 'login') && typeof r.setCookie === 'string') m.moves.push([before.key, keyOf(r.setCookie)]);
+    });
     // The browser applies Set-Cookie in the order the responses arrive.
     let cookieAfter = oldCookie;
     for (const i of finished) {
@@ -1246,7 +1293,9 @@ class ReplayRetiredCommand implements ModelCommand {
     checkObservation(what, res.observation, undefined, retired.cookie);
     const intent = intentOf(undefined, this.ops, at);
     const stored = intent.final.size > 0;
-    const ok = res.status === 200 && (stored ? typeof res.setCookie === 'string' && idOf(res.setCookie) !== idOf(retired.cookie) : res.setCookie === undefined);
+    // A logout with the old cookie clears it (or, before a logout ended what its cookie names, left it).
+    const logout = this.ops.some((op) => op.kind === 'destroy');
+    const ok = res.status === 200 && (stored ? typeof res.setCookie === 'string' && idOf(res.setCookie) !== idOf(retired.cookie) : res.setCookie === undefined || (logout && res.setCookie === null));
     if (!ok) throw new InvariantViolation('an ended session\'s cookie starts a fresh session', `${what}: ${describeResponse(res)}`);
     const item = await h.inspect(keyOf(retired.cookie));
     if (item && (retired.reason !== 'expired' || isLive(item, at))) {
@@ -1254,6 +1303,11 @@ class ReplayRetiredCommand implements ModelCommand {
       throw new InvariantViolation('a destroyed or expired session is never readable again', [`${what}: its item is back: ${describeItem(item)}`, ...dead.map((d) => `late writes of "${d.what}": ${d.heldBack.map(describeLate).join(', ')}`)].join('\n'));
     }
     assertHttpShape(node, [res]);
+    // A logout with the id a session had before it moved (regenerate, login) may follow the move and end it.
+    if (logout && retired.reason === 'moved' && m.item && movedTo(m, keyOf(retired.cookie)).has(m.item.key)) {
+      const now = await h.inspect(m.item.key);
+      if (!now) await adopt(m, h, m.cookie, m.item, undefined, m.cookie);
+    }
   }
 
   toString(): string {
@@ -1526,7 +1580,7 @@ export function configArb(overrides: Partial<{ [K in keyof ModelConfig]: fc.Arbi
 // ---------------------------------------------------------------- running
 
 /** Runs, seed and path from the environment: FC_RUNS raises the count, FC_SEED/FC_PATH replay a failure. */
-export function runParameters(defaultRuns: number): fc.Parameters<[ModelConfig, Iterable<ModelCommand>]> {
+export function runParameters(defaultRuns: number, timeLimitMs?: number): fc.Parameters<[ModelConfig, Iterable<ModelCommand>]> {
   const runs = Number(process.env['FC_RUNS']);
   const seed = Number(process.env['FC_SEED']);
   return {
@@ -1536,6 +1590,8 @@ export function runParameters(defaultRuns: number): fc.Parameters<[ModelConfig, 
     // The invariant's message belongs in the report jest prints, next to the seed, path and shrunk commands.
     includeErrorInReport: true,
     endOnFailure: process.env['FC_SHRINK'] === '0',
+    // Runs with late writes take real time, and so does shrinking them: stop in time for jest to print what was found.
+    ...(timeLimitMs !== undefined && { plugins: [fc.interruptAfterTimeLimit(timeLimitMs)] }),
   };
 }
 
@@ -1545,17 +1601,22 @@ export function timeoutFor(defaultRuns: number, msPerRun: number): number {
   return Math.max(120_000, (Number.isInteger(runs) && runs > 0 ? runs : defaultRuns) * msPerRun * 3);
 }
 
-/** The model-based property: random options, random command sequences, one fresh harness per run. */
+/**
+ * The model-based property: random options, random command sequences, one fresh harness per run.
+ * With `msPerRun` (the same as the jest timeout's, timeoutFor), the search and its shrinking stop at
+ * 85% of that timeout and report the smallest counterexample found so far.
+ */
 export async function assertModel(
   configs: fc.Arbitrary<ModelConfig>,
   set: CommandSet,
   makeHarness: (cfg: ModelConfig) => Promise<Harness>,
   defaultRuns: number,
+  msPerRun?: number,
 ): Promise<void> {
   await fc.assert(
     fc.asyncProperty(configs, commandsArb(set), async (cfg, cmds) => {
       const harness = await makeHarness(cfg);
-      const model: Model = { cfg, now: harness.clock.now, cookie: undefined, item: undefined, retired: [], limbo: [], dead: [] };
+      const model: Model = { cfg, now: harness.clock.now, cookie: undefined, item: undefined, retired: [], limbo: [], dead: [], moves: [] };
       try {
         await fc.asyncModelRun(() => ({ model, real: harness }), cmds);
         // Writes still held back land now: the browser's session must be what they may leave.
@@ -1564,6 +1625,6 @@ export async function assertModel(
         await harness.close();
       }
     }),
-    runParameters(defaultRuns),
+    runParameters(defaultRuns, msPerRun === undefined ? undefined : Math.floor(timeoutFor(defaultRuns, msPerRun) * 0.85)),
   );
 }

@@ -1,3 +1,4 @@
+import { inFlight } from '../../core/in-flight';
 import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { jitteredDelay, sleep } from '../../core/backoff';
 import type { Logger } from '../../core/logger';
@@ -89,7 +90,7 @@ export async function destroyByPrincipal(io: StoreIo, tables: SessionTables, pri
     });
     // A copy left in an older table by a move forward is not the session: it counts only when the current
     // table holds no copy of another user (who set that principal after the move).
-    const counted = await inParallel([...olderOnly], DELETES_IN_FLIGHT, async (key) => {
+    const counted = await inFlight([...olderOnly], DELETES_IN_FLIGHT, async (key) => {
       const live = await unlessMissing(current, undefined, () => io.read(current.name, io.keyOf(key), true));
       return live === undefined || live[ATTR.principal] === principal;
     });
@@ -110,7 +111,7 @@ function deleteListed(io: StoreIo, table: TableRef, principal: string, logger: L
       next = pages.next(); // read ahead while this page is deleted
       next.catch(() => undefined); // a failure below leaves it unawaited: not an unhandled rejection
       const keys = [...new Set(page.value.map((item) => ownKey(io, item)).filter((key): key is string => key !== undefined))];
-      const outcomes = await inParallel(keys, DELETES_IN_FLIGHT, async (key) => ({ key, outcome: await deleteOwned(io, table, key, principal) }));
+      const outcomes = await inFlight(keys, DELETES_IN_FLIGHT, async (key) => ({ key, outcome: await deleteOwned(io, table, key, principal) }));
       const gone = outcomes.flatMap(({ key, outcome }) => (typeof outcome === 'object' ? [{ key, old: outcome.old }] : []));
       await deleteParts(io, table.name, gone.flatMap(({ key, old }) => partKeysOf(io, key, old)), logger);
       for (const { key } of gone) ended(key);
@@ -172,29 +173,6 @@ function finishHint(e: unknown): unknown {
     `${e.message} The sessions deleted so far stay deleted: call destroyByPrincipal again to finish the job.`,
     { cause: e.cause, retryAfterSeconds: Number(e.headers['Retry-After'] ?? 1), throttled: e.throttled },
   );
-}
-
-/**
- * `work` on each item, at most `inFlight` at a time. After a failure no new work starts, and the first error
- * is thrown once the work in flight has settled: nothing of this call still lands after it answered.
- */
-async function inParallel<T, R>(items: readonly T[], inFlight: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let taken = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (!failure && taken < items.length) {
-      const i = taken++;
-      try {
-        results[i] = await work(items[i]!);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, items.length) }, worker));
-  if (failure) throw failure.error;
-  return results;
 }
 
 /** The index's pages; `left()` (when given) is how many entries may still be read, which caps each page. */
