@@ -1,5 +1,5 @@
-import { BadRequestException, Body, Controller, Get, Header, Inject, Post, UnauthorizedException } from '@nestjs/common';
-import { RequireFreshAuth, Session, SessionManager } from 'dynamo-session/nest';
+import { BadRequestException, Body, Controller, Get, Header, Inject, Post, Req, UnauthorizedException } from '@nestjs/common';
+import { RequireFreshAuth, Session, SessionManager, SessionValve } from 'dynamo-session/nest';
 import { samplePage } from '../page';
 import { Device, devicesOf, emailProblem, FRESH_AUTH_SECONDS, handleOf, MAX_TEXT_LENGTH } from '../account';
 
@@ -27,7 +27,10 @@ function nameOf(body: { name?: unknown } | undefined): string {
 /** The sample's page and JSON API: login, cart, page-view counter, your devices, change of e-mail, logout. */
 @Controller()
 export class ShopController {
-  constructor(@Inject(SessionManager) private readonly sessions: SessionManager) {}
+  constructor(
+    @Inject(SessionManager) private readonly sessions: SessionManager,
+    @Inject(SessionValve) private readonly valve: SessionValve,
+  ) {}
 
   @Get('health')
   health(): { ok: true } {
@@ -113,9 +116,10 @@ export class ShopController {
     return { cart: session.cart };
   }
 
+  /** No load: a logout needs none (one DeleteItem), and it ends even a session no load could read. */
   @Post('api/logout')
-  logout(@Session() session: Session<ShopSession>): { ok: true } {
-    session.destroy();
+  logout(@Req() req: Parameters<SessionValve['context']>[0]): { ok: true } {
+    this.valve.context(req).destroy();
     return { ok: true };
   }
 

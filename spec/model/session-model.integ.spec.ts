@@ -1,14 +1,18 @@
 /**
  * The model-based session tests of session-model.spec.ts, on DynamoDB Local
  * behind the fault proxy: the real store, its SDK retries, deadlines and
- * writeToken read-back under throttling, 5xx and connections cut before or
- * after DynamoDB applied the call. Fewer runs than on MemoryStore.
+ * writeToken read-back under throttling, 5xx, connections cut before or
+ * after DynamoDB applied the call, and writes whose answer was lost that
+ * DynamoDB applies later (after other requests). Two or three nodes share the
+ * table, each a SessionManager and a store with its own SDK client, on clocks
+ * skewed by up to ±30 s. Fewer runs than on MemoryStore.
  *
  * On failure jest prints the seed, the path and the shrunk command list;
  * replay it with FC_SEED=<seed> FC_PATH=<path> FC_REPLAY_PATH=<replayPath>
  * (and -t <test name>). FC_RUNS raises the run count; FC_SHRINK=0 skips shrinking.
- * A replay repeats the commands and the proxy's fault draws, but the SDK's
- * retry timing and retry quota may still change which calls meet them.
+ * A replay repeats the commands and the proxy's fault draws (and late writes'
+ * delays), but the SDK's retry timing and retry quota, and when a late write
+ * lands among the next requests, may still change the outcome.
  */
 import fc from 'fast-check';
 import { DynamoDbStore, SessionManager } from '../../lib';

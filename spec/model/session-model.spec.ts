@@ -2,8 +2,9 @@
  * Model-based tests on MemoryStore: random sequences of requests (load,
  * set/delete attributes, regenerate, destroy, touch, setMaxInactiveInterval,
  * setPrincipal, clock jumps, overlapping requests, replayed and tampered
- * cookies) with injected store faults, checked after every command against
- * the plain reference model in spec/support/model-reference.ts.
+ * cookies) with injected store faults, served by one to three nodes (managers
+ * sharing the store) whose clocks are skewed by up to ±30 s, checked after
+ * every command against the plain reference model in spec/support/model-reference.ts.
  *
  * On failure jest prints the seed, the path and the shrunk command list;
  * replay it with FC_SEED=<seed> FC_PATH=<path> FC_REPLAY_PATH=<replayPath>
