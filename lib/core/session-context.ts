@@ -282,7 +282,7 @@ export class SessionContext implements SessionState {
         ...(principalChanged && this.accountControls.authCleared && { authenticatedAt: null }),
       });
       if (outcome.status === 'stored') break;
-      if (lockOwner !== undefined) this.lease = undefined; // gone or taken over: not ours to release any more
+      if (lockOwner !== undefined && outcome.status !== 'gone') this.lease = undefined; // taken over; gone here may be live elsewhere
       if (outcome.status === 'gone') {
         if (touchOnly) return NOTHING; // nothing asked for was lost: the session ended, the next request starts a new one
         throw new SessionConflictError('The session was destroyed or expired by another request while this one ran; this change was not stored.');
