@@ -1,7 +1,7 @@
 import { CodecSettings, decodeValue, toStored } from './attribute-codec';
 import { jitteredDelay, sleep } from './backoff';
 import { rejectConflict } from './conflicts';
-import { SessionConflictError } from './errors';
+import { SessionConflictError, SessionStoreUnavailableError } from './errors';
 import type { SessionEvents } from './events';
 import { sizesOf } from './delta';
 import { hasExpired, idleDeadline } from './expiry';
@@ -57,6 +57,10 @@ export async function retireOldItem(retired: RetiredItem, settings: MoveSettings
         throw new SessionConflictError('The session expired while this request ran; it was not regenerated and nothing was stored.');
       }
       return;
+    }
+    if (outcome.status === 'gone' && outcome.ambiguous === true) {
+      // Our delete may be what removed it (its answer was lost), or a logout: the new item goes, the request fails as a lost answer does.
+      throw new SessionStoreUnavailableError('The old session was removed, but this request could not tell whether by itself or by a logout; the login was not stored. Retry.', { retryAfterSeconds: 1 });
     }
     if (outcome.status === 'gone' || hasExpired(outcome.current, settings.now())) {
       throw new SessionConflictError('The session was destroyed or expired by another request while this one regenerated it; nothing was stored.');

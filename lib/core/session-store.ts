@@ -104,8 +104,11 @@ const OWNED_DESTROY_TRIES = 5;
 /** The outcome of a destroy conditioned on the version seen at load (regenerate). */
 export type DestroyOutcome =
   | { readonly status: 'destroyed' }
-  /** No such item (destroyed or never stored): nothing to delete. */
-  | { readonly status: 'gone' }
+  /**
+   * No such item (destroyed or never stored): nothing to delete. `ambiguous`: a delete of ours whose answer was lost
+   * may have been what removed it, or another request did; the store cannot tell.
+   */
+  | { readonly status: 'gone'; readonly ambiguous?: boolean }
   /** Another request wrote since the load: nothing was deleted; `current` is the item now. */
   | { readonly status: 'changed'; readonly current: StoredSession };
 

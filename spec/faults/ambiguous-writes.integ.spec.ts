@@ -64,7 +64,7 @@ describe('ambiguous writes: any attempt that may have been applied is checked (f
     const { proxy, store, tableName } = behind;
     await store.create('k', { ...times, data: { a: '"1"' } });
     proxy.queue(appliedThenThrottled('DeleteItem'));
-    await expect(store.destroy('k', 1)).resolves.toEqual({ status: 'gone' });
+    await expect(store.destroy('k', 1)).resolves.toEqual({ status: 'gone', ambiguous: true });
     proxy.queue([]);
     expect(await getItem(tableName, 'k')).toBeUndefined();
   });
@@ -73,14 +73,14 @@ describe('ambiguous writes: any attempt that may have been applied is checked (f
     const { proxy, store } = behind;
     await store.create('k', { ...times, data: { a: '"1"' } });
     proxy.queue([{ fault: 'dropAfter', operations: ['DeleteItem'] }]);
-    await expect(store.destroy('k', 1)).resolves.toEqual({ status: 'gone' });
+    await expect(store.destroy('k', 1)).resolves.toEqual({ status: 'gone', ambiguous: true });
   });
 
   it('destroy (logout): attempt 1 applied with its answer cut, the retries throttled -> resolves, gone', async () => {
     const { proxy, store } = behind;
     await store.create('k', { ...times, data: { a: '"1"' } });
     proxy.queue(appliedThenThrottled('DeleteItem'));
-    await expect(store.destroy('k')).resolves.toEqual({ status: 'gone' });
+    await expect(store.destroy('k')).resolves.toEqual({ status: 'gone', ambiguous: true });
     proxy.queue([]);
     expect(await store.get('k')).toBeUndefined();
   });

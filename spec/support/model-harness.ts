@@ -527,7 +527,8 @@ function readOnlyGet(store: SessionStore, key: string): Promise<StoredSession | 
 
 export async function inspectWith(store: SessionStore, key: string): Promise<InspectedItem | undefined> {
   const stored: StoredSession | undefined = await readOnlyGet(store, key);
-  if (!stored) return undefined;
+  // No deadline: not a session but what a fence left under the key (a dead item no late create can pass).
+  if (!stored || !(stored.expiresAt > 0)) return undefined;
   const data = new Map<string, string>();
   for (const [name, value] of Object.entries(stored.data)) {
     const encoded = await fromStoredValue(value);
@@ -674,7 +675,9 @@ function matchCandidates(m: Readonly<Model>, now: number, what: string, before: 
   else if (!allowedStatuses.has(statuses.join('/'))) {
     invariant = statuses.every((s) => s < 300) ? 'never a success for a change that was not stored (or a refusal was expected)' : `status not allowed here (allowed: ${[...allowedStatuses].join(' | ')})`;
   } else if (dead.landed) invariant = LATE_OVERWRITE;
-  else if (statuses.every((s) => s < 300)) invariant = 'no acknowledged write lost / the stored state and cookie match what the request was told';
+  else if (statuses.every((s) => s < 300) && results.every((r) => r.problems.some((p) => p.startsWith('the old session is still live')))) {
+    invariant = 'a destroyed session is never readable again: answered 2xx while the session it ended stays live for some node\'s clock';
+  } else if (statuses.every((s) => s < 300)) invariant = 'no acknowledged write lost / the stored state and cookie match what the request was told';
   else invariant = 'a failed request left a state it may not leave';
   throw new InvariantViolation(invariant, [
     `${what} at t=${now}`,
@@ -826,8 +829,8 @@ function activeLimbo(m: Readonly<Model>, key: string | undefined): Limbo[] {
 }
 
 /** Late writes already answered by DynamoDB: taken before an inspection, which then shows their effect. */
-function answeredLate(m: Readonly<Model>): Set<LateWrite> {
-  return new Set([...m.limbo, ...m.dead].flatMap((e) => e.writes).filter((w) => w.state !== 'pending'));
+function answeredLate(m: Readonly<Model>, own: readonly LateWrite[] = []): Set<LateWrite> {
+  return new Set([...[...m.limbo, ...m.dead].flatMap((e) => e.writes), ...own].filter((w) => w.state !== 'pending'));
 }
 
 /**
@@ -839,13 +842,14 @@ function answeredLate(m: Readonly<Model>): Set<LateWrite> {
 function moveLimbo(m: Model, answered: ReadonlySet<LateWrite>, key: string | undefined, fit: Candidate, what: string, late: readonly LateWrite[]): void {
   for (const e of m.limbo) for (const w of e.writes) if (answered.has(w)) e.seen.add(w);
   m.limbo = m.limbo.filter((e) => e.writes.some((w) => !e.seen.has(w)));
+  // Held-back writes the inspection already showed (their landing, if any, left an allowed state) are evidence no more.
+  m.dead = m.dead.map((d) => ({ ...d, heldBack: d.heldBack.filter((w) => !answered.has(w)) })).filter((d) => d.heldBack.length > 0).slice(-8);
   if (fit.acked && key !== undefined) {
     for (const e of m.limbo.filter((x) => x.key === key)) {
-      m.dead.push({ ...e, endedBy: what, heldBack: e.writes.filter((w) => w.state === 'pending') });
+      m.dead.push({ ...e, endedBy: what, heldBack: e.writes.filter((w) => !answered.has(w)) });
     }
     m.limbo = m.limbo.filter((e) => e.key !== key);
   }
-  m.dead = m.dead.filter((d) => d.heldBack.length > 0).slice(-8);
   const own = late.filter((w) => w.key === key);
   if (key !== undefined && fit.change && own.length > 0) {
     const entry: Limbo = { key, what, change: fit.change, writes: own, seen: new Set(own.filter((w) => answered.has(w))) };
@@ -996,7 +1000,9 @@ async function verifyOne(
     }
     const loaded = liveAtLoad ? p : undefined;
     const intent = intentOf(loaded, ops, at);
-    const change: LateChange | undefined = loaded && { loaded, intent, at };
+    // A logout that found no session still deletes what its cookie names: a delete that may land late.
+    const endsUnread = !loaded && p !== undefined && oldCookie !== undefined && ops.some((op) => op.kind === 'destroy');
+    const change: LateChange | undefined = loaded ? { loaded, intent, at } : endsUnread ? { loaded: p, intent: intentOf(p, [{ kind: 'destroy' }], at), at } : undefined;
     // Late writes may land between the load and the commit too (a fresh session's commit never touches the item).
     for (const cur of loaded ? land(pre) : [pre]) {
       const c = cur.state;
@@ -1031,7 +1037,7 @@ async function verifyOne(
     const problem = firstProblem!;
     throw new InvariantViolation(dead.landed ? LATE_OVERWRITE : problem.invariant, [`${what}: ${problem.details}`, ...dead.lines, ...limboLines(m, before?.key)].join('\n'));
   }
-  const answered = answeredLate(m);
+  const answered = answeredLate(m, faults.late);
   const k0 = before && (await h.inspect(before.key));
   const created = await createdItems(h, oldCookie, [res]);
   assertHttpShape(nodeOf(h, nodeIndex), [res]);
@@ -1595,6 +1601,12 @@ export function runParameters(defaultRuns: number, timeLimitMs?: number): fc.Par
   };
 }
 
+/** When a search (runs and shrinking) stops: FC_TIME_LIMIT (ms), else at 85% of the jest timeout. */
+function timeLimit(defaultRuns: number, msPerRun: number): number {
+  const limit = Number(process.env['FC_TIME_LIMIT']);
+  return Number.isInteger(limit) && limit > 0 ? limit : Math.floor(timeoutFor(defaultRuns, msPerRun) * 0.85);
+}
+
 /** A jest timeout for a property: generous for the default runs, and growing with FC_RUNS. */
 export function timeoutFor(defaultRuns: number, msPerRun: number): number {
   const runs = Number(process.env['FC_RUNS']);
@@ -1604,7 +1616,7 @@ export function timeoutFor(defaultRuns: number, msPerRun: number): number {
 /**
  * The model-based property: random options, random command sequences, one fresh harness per run.
  * With `msPerRun` (the same as the jest timeout's, timeoutFor), the search and its shrinking stop at
- * 85% of that timeout and report the smallest counterexample found so far.
+ * 85% of that timeout (or after FC_TIME_LIMIT ms) and report the smallest counterexample found so far.
  */
 export async function assertModel(
   configs: fc.Arbitrary<ModelConfig>,
@@ -1625,6 +1637,6 @@ export async function assertModel(
         await harness.close();
       }
     }),
-    runParameters(defaultRuns, msPerRun === undefined ? undefined : Math.floor(timeoutFor(defaultRuns, msPerRun) * 0.85)),
+    runParameters(defaultRuns, msPerRun === undefined ? undefined : timeLimit(defaultRuns, msPerRun)),
   );
 }

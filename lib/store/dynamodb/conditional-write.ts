@@ -78,8 +78,9 @@ export async function conditionalWrite(io: StoreIo, w: ConditionalWrite): Promis
   const fenced = w.fence !== 'none';
   const condition = fenced ? `(${w.condition}) AND ${notFenced(u, token)}` : w.condition;
   const landed = (item: Item | undefined): Item | undefined => (item && (item[ATTR.writeToken] === token || w.reflects?.(item)) ? item : undefined);
+  let output;
   try {
-    const output = await io.call(w.table, 'UpdateItem', io.writeTimeout, (o) => {
+    output = await io.call(w.table, 'UpdateItem', io.writeTimeout, (o) => {
       const command = new UpdateCommand({
         TableName: w.table,
         Key: w.key,
@@ -93,9 +94,6 @@ export async function conditionalWrite(io: StoreIo, w: ConditionalWrite): Promis
       if (w.creates) noRetryAfterLostAnswer(command);
       return io.documents.send(command, o);
     });
-    // Applied; a lost earlier attempt of it could apply it again later, over writes that came after.
-    if (fenced && earlierAttemptMayLand(output)) await fenceToken(io, w.table, w.key, token);
-    return { applied: true, item: output.Attributes };
   } catch (e) {
     if (isConditionFailure(e)) {
       const current = itemOfConditionFailure(e);
@@ -123,4 +121,8 @@ export async function conditionalWrite(io: StoreIo, w: ConditionalWrite): Promis
     }
     throw e;
   }
+  // Applied; a lost earlier attempt of it could apply it again later, over writes that came after. Unfenced, that
+  // cannot be ruled out: the request fails (503) rather than answer 2xx for a write that may still be undone.
+  if (fenced && earlierAttemptMayLand(output)) await fenceToken(io, w.table, w.key, token);
+  return { applied: true, item: output.Attributes };
 }

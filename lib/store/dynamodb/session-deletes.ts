@@ -46,7 +46,7 @@ export async function destroySession(io: StoreIo, tables: SessionTables, key: st
   const outcome = await deleteIn(io, current, io.keyOf(key), expectedVersion === undefined ? undefined : { op: '=', version: expectedVersion });
   if ('changed' in outcome) return { status: 'changed', current: toStoredSession(outcome.changed) };
   // Gone, but maybe not by us: a logout then looks where the session went, a retiring move gives up (409).
-  if (outcome.ambiguous === true) return { status: 'gone' };
+  if (outcome.ambiguous === true) return { status: 'gone', ambiguous: true };
   return destroyed || outcome.deleted ? { status: 'destroyed' } : { status: 'gone' };
 }
 

@@ -1,7 +1,7 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SessionStoreUnavailableError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
-import { NewSession, sameStoredValue, SessionUpdate, StoredSession, StoredValue, UpdateOutcome } from '../../core/session-store';
+import { DestroyOutcome, NewSession, sameStoredValue, SessionUpdate, StoredSession, StoredValue, UpdateOutcome } from '../../core/session-store';
 import { conditionalWrite, releaseLease, WriteResult } from './conditional-write';
 import { ATTR } from './item-attributes';
 import { reflectsMetadata, setMetadataChanges, setNewSessionFields, toStoredSession } from './item-codec';
@@ -226,7 +226,7 @@ export class SplitLayout {
    * loaded), the session is first read settled: a part write still landing when the caller loaded (so it saw
    * the value from before) or since makes the answer 'changed', with the session as it now is to carry over.
    */
-  async destroy(key: string, expectedVersion?: number): Promise<{ status: 'destroyed' | 'gone' } | { status: 'changed'; current: StoredSession }> {
+  async destroy(key: string, expectedVersion?: number): Promise<DestroyOutcome> {
     if (expectedVersion !== undefined) {
       const { session, inFlight } = await this.settledSession(key);
       if (!session) return { status: 'gone' };
@@ -242,7 +242,8 @@ export class SplitLayout {
         this.settings.logger.warn(`session destroyed; ${parts.length} of its part items stay until TTL removes them: ${(e as Error).message}`));
     }
     // Gone, but maybe not by us: a logout then looks where the session went, a retiring move gives up (409).
-    return { status: outcome.deleted && outcome.ambiguous !== true ? 'destroyed' : 'gone' };
+    if (outcome.ambiguous === true) return { status: 'gone', ambiguous: true };
+    return { status: outcome.deleted ? 'destroyed' : 'gone' };
   }
 
   /**
