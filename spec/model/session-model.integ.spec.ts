@@ -28,7 +28,7 @@ import { quietLogger } from '../support/quiet-logger';
 /** Default runs per property (DynamoDB Local is slower, and faults cost SDK retries and late writes real time). */
 const RUNS = { sequential: 60, overlapping: 15, koa: 12 } as const;
 /** Expected ms per run, for the jest timeout (three times that) and the search's own time limit. */
-const MS_PER_RUN = { sequential: 3000, overlapping: 2000, koa: 4000 } as const;
+const MS_PER_RUN = { sequential: 1500, overlapping: 2000, koa: 4000 } as const;
 
 /** The simulated nodes: at most this many stores (each its own SDK client) share the table. */
 const MAX_NODES = 3;

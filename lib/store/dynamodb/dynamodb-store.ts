@@ -188,7 +188,8 @@ export class DynamoDbStore extends SessionStore {
     const reflects = (item: Item): boolean => {
       const current = toStoredSession(item);
       // A write that gives the lease back and did not land leaves it ours.
-      return current.expiresAt > nowSeconds && (update.lockOwner === undefined || current.lockOwner !== update.lockOwner) && reflectsChanges(current, update);
+      // The deadline too: a touch is its change (a later write only moves it on; else 503, never 2xx for a lost touch).
+      return current.expiresAt > nowSeconds && current.expiresAt >= update.expiresAt && (update.lockOwner === undefined || current.lockOwner !== update.lockOwner) && reflectsChanges(current, update);
     };
     const result = await this.write(table, key, u, guards.join(' AND '), undefined, reflects);
     if (result.applied) return { status: 'stored' };
@@ -202,8 +203,7 @@ export class DynamoDbStore extends SessionStore {
     await this.bootstrap;
     if (this.split) return this.split.destroy(key, expectedVersion);
     if (this.rotation && expectedVersion === undefined) {
-      // A logout also ends a copy in the next table, where a node whose clock runs ahead may have moved the session
-      // (the move records follow it there: movesOf). Older tables go first, that one last (session-deletes.ts).
+      // A logout also ends a copy in the next table, where a node ahead may have moved it; older tables go first.
       const [current, previous] = this.readTables() as [TableRef, TableRef];
       return destroySession(this.io, [{ name: this.rotation.next(), mayBeMissing: true }, previous, current], key);
     }
@@ -216,10 +216,7 @@ export class DynamoDbStore extends SessionStore {
     await recordMove(this.io, this.currentTable(), from, to, expiresAt);
   }
 
-  /**
-   * One strong GetItem; under rotation, of the current, the previous and the next table: a node whose clock runs
-   * ahead may have passed the boundary and recorded the move in what is still the next table here.
-   */
+  /** One strong GetItem; under rotation of the current, previous and next table (a node ahead may have recorded it there). */
   async movesOf(key: string): Promise<readonly string[]> {
     await this.bootstrap;
     const tables = this.readTables();

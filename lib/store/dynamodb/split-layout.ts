@@ -211,7 +211,7 @@ export class SplitLayout {
       const { versions, info } = registryOf(item);
       // A write that gives the lease back and did not land leaves it ours.
       const leaseKept = update.lockOwner !== undefined && !releaseLater && current.lockOwner === update.lockOwner;
-      return current.expiresAt > nowSeconds && !leaseKept &&
+      return current.expiresAt > nowSeconds && current.expiresAt >= update.expiresAt && !leaseKept &&
         [...toInline].every(([name, value]) => !versions.has(name) && sameStoredValue(current.data[name], value)) &&
         [...toParts].every(([name, value]) => info.get(name)?.hash === contentHash(value)) &&
         update.remove.every((name) => !versions.has(name) && current.data[name] === undefined) && reflectsMetadata(current, update);
