@@ -81,9 +81,11 @@ export class SplitReads {
       const found = partsByKey(items);
       const pending = found.head ? pendingClaims(found.head, found.parts) : [];
       if (pending.length === 0) return { items, inFlight: false };
-      const { info } = registryOf(found.head);
+      const { info, versions } = registryOf(found.head);
       const givenUp = this.settings.now() - this.givenUpAfterMs;
-      const inFlight = pending.filter((name) => (info.get(name)?.claimedAt ?? 0) > givenUp);
+      // A claim already fenced (by its writer, or a reader) can never get its content: no need to wait for its age.
+      const fenced = (name: string): boolean => Number(found.parts.get(partKeyOf(name))?.[ATTR.partFence] ?? -1) >= versions.get(name)!;
+      const inFlight = pending.filter((name) => !fenced(name) && (info.get(name)?.claimedAt ?? 0) > givenUp);
       if (inFlight.length === 0) {
         if (o.readOnly) return { items, inFlight: true };
         const outcome = await this.fenceAndRepair(key, found.head!, found.parts, pending).catch((e: unknown) => {

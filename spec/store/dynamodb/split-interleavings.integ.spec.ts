@@ -248,6 +248,25 @@ describeSplit('split layout: a part write given up by a reader', () => {
     expect(answered).toBeInstanceOf(SessionStoreUnavailableError);
   });
 
+  it("a claim already fenced is repaired at once: a guarded write of the attribute does not wait for the claim to age (found by the model-based suite)", async () => {
+    const { store } = await splitStore();
+    const t = testManager({ onConflict: 'reject' }, store);
+    await t.run((s) => void (s['x'] = opaque(200)));
+    // The part write and the writer's own fence of its claim both lose their answer; the fence lands, the content never does.
+    const held: Array<() => Promise<unknown>> = [];
+    hook = (command, input, next) => {
+      if (command !== 'UpdateItem' || input.Key?.part !== 'a#x') return next();
+      held.push(() => next().catch((e: unknown) => e));
+      return Promise.reject(lostAnswer());
+    };
+    await expect(t.run((s) => void (s['x'] = opaque(200)))).rejects.toThrow(SessionStoreUnavailableError);
+    hook = undefined;
+    for (const land of held.reverse()) await land(); // the fence first: every content write is refused after it
+    const later = opaque(200);
+    await t.run((s) => void (s['x'] = later)); // before: 503 "still being stored" until the claim was 13 s old
+    expect((await readAll(t))['x']).toBe(later);
+  });
+
   it('an ignored request that meets a given-up claim writes nothing and reads the value from before it', async () => {
     const { store, tableName } = await splitStore();
     const writer = testManager({}, store);
