@@ -3,7 +3,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SessionStoreError } from '../../core/errors';
 import { ATTR } from './item-attributes';
 import { earlierAttemptMayLand, noRetryAfterLostAnswer } from './attempt-tracking';
-import { fenceToken, notFenced } from './fences';
+import { fenceOrReadBack, fenceToken, notFenced } from './fences';
 import { isConditionFailure, itemOfConditionFailure, mayHaveApplied } from './store-errors';
 import type { Item, StoreIo } from './store-io';
 import { UpdateExpressionBuilder } from './update-expression';
@@ -24,14 +24,14 @@ export type WriteResult =
   | { readonly applied: false; readonly current: Item | undefined };
 
 /** Errors of writes that were fenced and had not landed: they never will, so what led up to them is safe to undo. */
-const readBackMissed = new WeakSet<object>();
+const cannotLand = new WeakSet<object>();
 export function confirmedNotApplied(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && readBackMissed.has(error);
+  return typeof error === 'object' && error !== null && cannotLand.has(error);
 }
 
 /** Marks the error of a write that can no longer land (fenced, and found not landed). */
 export function markNotApplied(error: unknown): void {
-  if (typeof error === 'object' && error !== null) readBackMissed.add(error);
+  if (typeof error === 'object' && error !== null) cannotLand.add(error);
 }
 
 /** Gives a session's lease back if `owner` still holds it (every write, the release too, bumps the version). */
@@ -106,18 +106,12 @@ export async function conditionalWrite(io: StoreIo, w: ConditionalWrite): Promis
     }
     // A write fenced by its caller ('none') leaves the lost answer to the caller.
     if (fenced && e instanceof SessionStoreError && mayHaveApplied(e)) {
-      // One call that both stops a late landing and reads the item.
-      const after = await fenceToken(io, w.table, w.key, token, w.creates).catch(() => undefined);
-      if (after) {
-        const item = 'absent' in after ? undefined : after.item;
-        if (landed(item)) return { applied: true, item: item!, readBack: true };
-        markNotApplied(e);
-        throw e;
-      }
-      // The fence failed too (under write throttling it does): a read-back still shows a write that landed, which
-      // is then not reported as failed. One that has not landed yet stays unknown, and the request fails (503).
-      const item = await io.read(w.table, w.key, true).catch(() => undefined);
-      if (landed(item)) return { applied: true, item: item!, readBack: true };
+      // A write seen landed is not reported as failed. One not seen can never land once fenced; if the fence
+      // failed too, it stays unknown: either way the request fails (503).
+      const after = await fenceOrReadBack(io, w.table, w.key, token, w.creates);
+      const item = landed(after?.item);
+      if (item) return { applied: true, item, readBack: true };
+      if (after?.fenced === true) markNotApplied(e);
     }
     throw e;
   }

@@ -14,14 +14,9 @@ import type { UpdateExpressionBuilder } from './update-expression';
  * whether it had landed before. A fence changes neither the version nor the write token.
  */
 
-/** The condition every fenced write carries. */
+/** The condition every fenced write (UpdateItem or DeleteItem) carries. */
 export function notFenced(u: UpdateExpressionBuilder, token: string): string {
   return `NOT contains(${u.name(ATTR.fences)}, ${u.value(token)})`;
-}
-
-/** The same for a call that builds its expression by hand (DeleteItem): names and values to merge. */
-export function notFencedParts(token: string): { condition: string; names: Record<string, string>; values: Record<string, string> } {
-  return { condition: 'NOT contains(#fences, :fenceToken)', names: { '#fences': ATTR.fences }, values: { ':fenceToken': token } };
 }
 
 /**
@@ -48,4 +43,15 @@ export async function fenceToken(io: StoreIo, table: string, key: Item, token: s
     if (isConditionFailure(e)) return { absent: true };
     throw e;
   }
+}
+
+/**
+ * After a write's answer was lost: fences it, and returns the item as the fence left it (`fenced`: the write can no
+ * longer land). If the fence fails too (under write throttling it does), the item is read back instead: it still
+ * shows a write that landed, but one not seen may land later. Undefined when neither call got an answer.
+ */
+export async function fenceOrReadBack(io: StoreIo, table: string, key: Item, token: string, create = false): Promise<{ item: Item | undefined; fenced: boolean } | undefined> {
+  const after = await fenceToken(io, table, key, token, create).catch(() => undefined);
+  if (after) return { item: 'absent' in after ? undefined : after.item, fenced: true };
+  return io.read(table, key, true).then((item) => ({ item, fenced: false }), () => undefined);
 }

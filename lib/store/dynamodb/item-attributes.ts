@@ -37,7 +37,7 @@ export const ATTR = {
   value: 'value',
   /** Part: the claim version its content belongs to. */
   partVersion: 'v',
-  /** Part: the highest claim fenced on it (split-fences.ts): no content of that claim or an earlier one lands after it. */
+  /** Part: the highest claim fenced on it (split-parts.ts): no content of that claim or an earlier one lands after it. */
   partFence: 'f',
   /** Part: the attribute name, when it is too long for the sort key. */
   name: 'name',

@@ -2,14 +2,15 @@ import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DestroyOutcome } from '../../core/session-store';
 import { earlierAttemptMayLand } from './attempt-tracking';
 import { nextWriteToken } from './conditional-write';
-import { fenceToken, notFencedParts } from './fences';
+import { fenceOrReadBack, fenceToken, notFenced } from './fences';
 import { ATTR } from './item-attributes';
 import { toStoredSession } from './item-codec';
 import { isConditionFailure, itemOfConditionFailure, mayHaveApplied } from './store-errors';
 import { Item, SessionTables, StoreIo, TableRef, unlessMissing } from './store-io';
+import { UpdateExpressionBuilder } from './update-expression';
 
-/** `old`: the item as it was deleted, when the answer said (the split layout finds its parts there). */
 /**
+ * `old`: the item as it was deleted, when the answer said (the split layout finds its parts there).
  * `ambiguous`: the item is gone, and an attempt of ours may have deleted it, or another request did (a logout, or
  * regenerate() retiring it after recording where it went): callers that must know who ended it treat it as gone.
  */
@@ -53,17 +54,16 @@ export async function destroySession(io: StoreIo, tables: SessionTables, key: st
 /**
  * One DeleteItem. A refused condition returns the item as it is (read in the
  * same call). When an attempt may have been applied and the call then failed,
- * the item is read back: gone means the delete (ours, or another request's
- * with the same effect) happened, and is not reported as a failure.
- */
-/**
- * `guard`: delete only while the item's version (or another attribute) compares so with the given value: e.g.
+ * the delete is fenced (or the item read back): gone means the delete (ours, or
+ * another request's with the same effect) happened, and is not reported as a
+ * failure. `guard`: delete only while the item's version (or another attribute) compares so with the given value: e.g.
  * `{ op: '=', version: principal, attribute: ATTR.principal }` deletes a session only while it is that user's.
  */
 export async function deleteIn(io: StoreIo, table: TableRef, itemKey: Item, guard?: { op: '=' | '<='; version: number | string; attribute?: string }): Promise<Deleted> {
   // Fenced like every write (fences.ts): a delete whose answer was lost must not land later, over a session written since.
   const token = nextWriteToken();
-  const late = notFencedParts(token);
+  const u = new UpdateExpressionBuilder();
+  const condition = [...(guard ? [`${u.name(guard.attribute ?? ATTR.version)} ${guard.op} ${u.value(guard.version)}`] : []), notFenced(u, token)].join(' AND ');
   return unlessMissing<Deleted>(table, { deleted: false }, async () => {
     try {
       const output = await io.call(table.name, 'DeleteItem', io.writeTimeout, (o) =>
@@ -71,9 +71,9 @@ export async function deleteIn(io: StoreIo, table: TableRef, itemKey: Item, guar
           TableName: table.name,
           Key: itemKey,
           ReturnValues: 'ALL_OLD',
-          ConditionExpression: guard ? `#v ${guard.op} :v AND ${late.condition}` : late.condition,
-          ExpressionAttributeNames: { ...late.names, ...(guard && { '#v': guard.attribute ?? ATTR.version }) },
-          ExpressionAttributeValues: { ...late.values, ...(guard && { ':v': guard.version }) },
+          ConditionExpression: condition,
+          ExpressionAttributeNames: u.names,
+          ExpressionAttributeValues: u.values,
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }), o));
       if (earlierAttemptMayLand(output)) await fenceToken(io, table.name, itemKey, token);
@@ -88,11 +88,9 @@ export async function deleteIn(io: StoreIo, table: TableRef, itemKey: Item, guar
         return mayHaveApplied(e) ? { deleted: true, ambiguous: true } : { deleted: false };
       }
       if (!mayHaveApplied(e)) throw e;
-      // The fence both stops a late delete and tells whether the item is still there.
-      const after = await fenceToken(io, table.name, itemKey, token).catch(() => undefined);
-      // The fence failed too (under write throttling it does): a read-back still shows the item gone.
-      const stillThere = after ? 'item' in after : await io.read(table.name, itemKey, true).then((item) => item !== undefined, () => true);
-      if (stillThere) throw e;
+      // The item gone (by the fence, or a read-back when the fence failed too) means the delete happened.
+      const after = await fenceOrReadBack(io, table.name, itemKey, token);
+      if (after === undefined || after.item !== undefined) throw e;
       return { deleted: true, ambiguous: true };
     }
   });
