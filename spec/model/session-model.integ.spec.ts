@@ -20,15 +20,15 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../tools/dynamodb-local';
 import { endpoint, LAYOUT, LAYOUT_OPTIONS } from '../support/dynamodb';
 import { Faults, storeBehindProxy, StoreBehindProxy } from '../support/fault-proxy';
 import {
-  assertModel, CommandSet, timeoutFor, configArb, coreDriver, FaultPlan, Harness, inspectWith, koaDriver, proxyFaultControl, sessionOptions, skewsArb, START_TIME,
+  assertModel, CommandSet, timeoutFor, configArb, coreDriver, FaultPlan, Harness, inspectWith, koaDriver, longValueArb, proxyFaultControl, sessionOptions, skewsArb, START_TIME,
 } from '../support/model-harness';
 import type { ModelConfig } from '../support/model-reference';
 import { quietLogger } from '../support/quiet-logger';
 
 /** Default runs per property (DynamoDB Local is slower, and faults cost SDK retries and late writes real time). */
-const RUNS = { sequential: 60, overlapping: 15, koa: 12 } as const;
+const RUNS = { sequential: 60, lateThenAcked: 20, overlapping: 15, koa: 12 } as const;
 /** Expected ms per run, for the jest timeout (three times that) and the search's own time limit. */
-const MS_PER_RUN = { sequential: 1500, overlapping: 2000, koa: 4000 } as const;
+const MS_PER_RUN = { sequential: 1500, lateThenAcked: 3000, overlapping: 2000, koa: 4000 } as const;
 
 /** The simulated nodes: at most this many stores (each its own SDK client) share the table. */
 const MAX_NODES = 3;
@@ -63,9 +63,26 @@ const seedArb = fc.integer({ min: 1, max: 0x7fffffff });
 const proxyFaultPlanArb: fc.Arbitrary<FaultPlan> = fc.oneof(
   { weight: 2, arbitrary: fc.constant<FaultPlan>({}) },
   { weight: 1, arbitrary: fc.record({ faults: fc.constantFrom(...PROFILES), seed: seedArb }).map((proxy): FaultPlan => ({ proxy })) },
-  // Opt-in until the reference model allows the one documented residual (docs/guarantees.md: a write whose fence
-  // could not reach DynamoDB either may still land after its 503): FC_LATE=1 npx jest spec/model.
-  ...(process.env['FC_LATE'] === '1' ? [{ weight: 2, arbitrary: fc.record({ faults: fc.constantFrom(...LATE_PROFILES), seed: seedArb }).map((proxy): FaultPlan => ({ proxy })) }] : []),
+  { weight: 2, arbitrary: fc.record({ faults: fc.constantFrom(...LATE_PROFILES), seed: seedArb }).map((proxy): FaultPlan => ({ proxy })) },
+);
+
+/**
+ * Long-held writes, for runs where the next requests (fault-free) are acknowledged while an earlier request's
+ * writes are still held back: a fenced write must then be refused when it lands, an unfenced one may land.
+ */
+const LONG_LATE_PROFILES: readonly Faults[] = [
+  // A split session's head write lands and its part writes are held back: the writer fences its claim and answers 503.
+  { late: 1, spareFences: true, partsOnly: true, lateMs: [500, 4000] },
+  // The same with the claim's fence held back too: the claim stays until a reader fences it.
+  { late: 1, partsOnly: true, lateMs: [500, 4000] },
+  { late: 1, spareFences: true, lateMs: [500, 4000] },
+  { late: 0.5, spareFences: true, lateMs: [500, 4000] },
+  { late: 0.5, lateMs: [1000, 4000] },
+  { late: 0.5, throttle: 0.5, lateMs: [500, 3000] },
+];
+const lateThenAckedArb: fc.Arbitrary<FaultPlan> = fc.oneof(
+  { weight: 1, arbitrary: fc.constant<FaultPlan>({}) },
+  { weight: 1, arbitrary: fc.record({ faults: fc.constantFrom(...LONG_LATE_PROFILES), seed: seedArb }).map((proxy): FaultPlan => ({ proxy })) },
 );
 
 /** Two or three nodes per run, each clock skewed by up to ±30 s. */
@@ -130,11 +147,20 @@ describe('session model (DynamoDB Local behind the fault proxy, several skewed n
 
   const sequential: CommandSet = { faults: proxyFaultPlanArb, maxCommands: 15 };
   const overlapping: CommandSet = { faults: fc.constant({}), meta: false, overlaps: true, maxCommands: 10 };
+  const lateThenAcked: CommandSet = { faults: lateThenAckedArb, meta: false, maxCommands: 16, requestWeight: 10, values: longValueArb, names: fc.constantFrom('cart', 'cart', 'a') };
   const overHttp: CommandSet = { faults: proxyFaultPlanArb, overlaps: true, clientInput: true, maxCommands: 10 };
 
   it('sequential requests with throttling, 5xx, cut connections and late writes, on skewed nodes', async () => {
     await assertModel(configs(), sequential, harness(false), RUNS.sequential, MS_PER_RUN.sequential);
   }, timeoutFor(RUNS.sequential, MS_PER_RUN.sequential));
+
+  it('writes held back for seconds while later requests are acknowledged, on skewed nodes, without locking', async () => {
+    // Under locking, late writes stay off UpdateItem (proxyFaultControl): these runs are where they meet later acknowledged writes.
+    // Long-lived sessions, so the requests after a late one mostly find the session it wrote to.
+    // Long values stay uncompressed (compressThreshold 4096), so in the split layout they are parts.
+    const cfg = configs({ locking: fc.constant(false), maxInactiveInterval: fc.constant(1800), absoluteTimeout: fc.constant(undefined), compressThreshold: fc.constant(4096) });
+    await assertModel(cfg, lateThenAcked, harness(false), RUNS.lateThenAcked, MS_PER_RUN.lateThenAcked);
+  }, timeoutFor(RUNS.lateThenAcked, MS_PER_RUN.lateThenAcked));
 
   it('two overlapping requests on one session, on two nodes: each conflict policy, with and without locking', async () => {
     await assertModel(configs({ onStoreError: fc.constant('fail') }), overlapping, harness(false), RUNS.overlapping, MS_PER_RUN.overlapping);

@@ -29,6 +29,10 @@ export interface Faults {
   latencyMs?: number;
   /** Only these operations (`GetItem`, `Query`, `UpdateItem`, ...) meet faults; all when absent. */
   operations?: readonly string[];
+  /** Fences (a write token added to `fences`, a part's claim fence) pass untouched: the store's fenced path runs. */
+  spareFences?: boolean;
+  /** Only calls on a split session's part items meet faults (the head's write passes, its parts' do not). */
+  partsOnly?: boolean;
 }
 
 export type FaultKind = 'throttle' | 'serverError' | 'dropBefore' | 'dropAfter' | 'late' | 'unprocessed';
@@ -106,6 +110,9 @@ export class FaultProxy {
   private readonly held = new Set<HeldWrite>();
   private readonly lateLog: LateWrite[] = [];
   private lateSeq = 0;
+  /** Every fence sent (fenceIdOf), in order, and whether any attempt of it reached DynamoDB. */
+  private readonly fenceLog = new Map<string, { readonly seq: number; reached: boolean }>();
+  private fenceSeq = 0;
   /** Calls seen per operation, and faults injected per kind. */
   readonly calls: Record<string, number> = {};
   readonly injected: Record<FaultKind, number> = { throttle: 0, serverError: 0, dropBefore: 0, dropAfter: 0, late: 0, unprocessed: 0 };
@@ -144,6 +151,19 @@ export class FaultProxy {
   /** The id of the last write held back (0: none yet): a mark for `lateWrites(since)`. */
   get lastLateId(): number {
     return this.lateSeq;
+  }
+
+  /** A mark for `unfencedSince(mark)`: the number of fences sent so far. */
+  get fenceMark(): number {
+    return this.fenceSeq;
+  }
+
+  /**
+   * Fences first sent after `mark` none of whose attempts reached DynamoDB (each was throttled, failed, cut
+   * before forwarding, or held back to land late): the writes they were to stop may still land at any time.
+   */
+  unfencedSince(mark: number): number {
+    return [...this.fenceLog.values()].filter((f) => f.seq > mark && !f.reached).length;
   }
 
   /** Late writes not landed yet (held back, or forwarded and not answered). */
@@ -187,7 +207,9 @@ export class FaultProxy {
       const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'unknown';
       this.calls[operation] = (this.calls[operation] ?? 0) + 1;
       const body = Buffer.concat(chunks);
-      const picked = this.pick(operation, body);
+      const fenceId = operation === 'UpdateItem' ? fenceIdOf(body) : undefined;
+      if (fenceId !== undefined && !this.fenceLog.has(fenceId)) this.fenceLog.set(fenceId, { seq: ++this.fenceSeq, reached: false });
+      const picked = this.pick(operation, body, fenceId !== undefined);
       const fault = picked.fault === 'late' && this.held.size >= MAX_PENDING_LATE ? 'dropAfter' : picked.fault;
       if (fault) this.injected[fault]++;
       setTimeout(() => {
@@ -204,15 +226,19 @@ export class FaultProxy {
             req.socket.destroy(); // the answer is lost: the client cannot tell whether, or when, the write lands
             return this.hold(operation, req.url, req.method, req.headers, body, picked.lateMs);
           default:
-            return this.forward(req, res, body, fault === 'dropAfter');
+            return this.forward(req, res, body, fault === 'dropAfter', () => {
+              const fence = fenceId === undefined ? undefined : this.fenceLog.get(fenceId);
+              if (fence) fence.reached = true;
+            });
         }
       }, this.faults.latencyMs ?? 0);
     });
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, body: Buffer, dropAnswer: boolean): void {
+  private forward(req: IncomingMessage, res: ServerResponse, body: Buffer, dropAnswer: boolean, reached: () => void): void {
     send(this.target, req.url, req.method, req.headers, body).then(
       (answer) => {
+        reached();
         if (dropAnswer) return req.socket.destroy();
         res.writeHead(answer.status, answer.headers);
         res.end(answer.body);
@@ -266,7 +292,7 @@ export class FaultProxy {
   }
 
   /** The script's next step if it names this call, else one draw decides, so the shares add up as given. */
-  private pick(operation: string, body: Buffer): { fault: FaultKind | undefined; lateMs: number } {
+  private pick(operation: string, body: Buffer, fence: boolean): { fault: FaultKind | undefined; lateMs: number } {
     const step = this.script[0];
     if (step && (!step.operations || step.operations.includes(operation)) && (!step.where || step.where({ operation, input: parseInput(body) }))) {
       if (--step.times <= 0) this.script.shift();
@@ -274,7 +300,8 @@ export class FaultProxy {
       return { fault, lateMs: clampLate(step.lateMs ?? LATE_MS[0]) };
     }
     const f = this.faults;
-    if (f.operations && !f.operations.includes(operation)) return { fault: undefined, lateMs: 0 };
+    const spared = (f.operations && !f.operations.includes(operation)) || (f.spareFences && fence) || (f.partsOnly && !onPartItem({ operation, input: parseInput(body) }));
+    if (spared) return { fault: undefined, lateMs: 0 };
     let draw = this.random();
     for (const kind of ['throttle', 'serverError', 'dropBefore', 'dropAfter', 'late'] as const) {
       const share = f[kind] ?? 0;
@@ -313,6 +340,23 @@ function itemKeyOf(body: Buffer): { key: string | undefined; part: string | unde
   const input = parseInput(body);
   const key = (input['Key'] ?? input['Item']) as Record<string, { S?: string }> | undefined;
   return { key: key?.['sessionId']?.S, part: key?.['part']?.S };
+}
+
+/**
+ * The fence a call sends, if it is one (lib/store/dynamodb/fences.ts and split-parts.ts): a write token added to
+ * an item's `fences` (`ADD #f :t`), or a claim set as a part's fence `f`. Retries of one fence share its id.
+ */
+function fenceIdOf(body: Buffer): string | undefined {
+  const input = parseInput(body);
+  const expression = input['UpdateExpression'];
+  if (typeof expression !== 'string') return undefined;
+  const { key, part } = itemKeyOf(body);
+  const values = (input['ExpressionAttributeValues'] ?? {}) as Record<string, { SS?: string[]; N?: string }>;
+  if (expression.startsWith('ADD #f :t')) return `token ${key} ${part} ${values[':t']?.SS?.[0]}`;
+  const names = (input['ExpressionAttributeNames'] ?? {}) as Record<string, string>;
+  const alias = Object.keys(names).find((n) => names[n] === 'f');
+  const set = alias === undefined ? undefined : new RegExp(`(?:SET |, )${alias} = (:\\w+)`).exec(expression);
+  return set ? `claim ${key} ${part} ${values[set[1]!]?.N}` : undefined;
 }
 
 /** A call on a split session's part item (sort key other than the head's '#'). */

@@ -56,6 +56,11 @@ export interface Limbo {
   readonly writes: readonly LateWrite[];
   /** Writes an inspection already showed (landed or refused before it). */
   readonly seen: Set<LateWrite>;
+  /**
+   * The request answered non-2xx and a fence it sent never reached DynamoDB: its writes may land at any time,
+   * even after later acknowledged writes (docs/guarantees.md, "Writes whose answer was lost": the one residual).
+   */
+  readonly unfenced: boolean;
 }
 
 /** A late request whose item got a later acknowledged write: none of its writes still held back may land. */
@@ -395,6 +400,8 @@ export interface FaultReport {
   readonly loadFaulted: boolean | undefined;
   /** Writes held back to land late since arm() (fault proxy), with what became of each so far. */
   readonly late: readonly LateWrite[];
+  /** Fences sent since arm() none of whose attempts reached DynamoDB before the answer (fault proxy). */
+  readonly unfenced: number;
 }
 
 export interface FaultControl {
@@ -425,6 +432,7 @@ export function storeFaultControl(store: FaultyStore): FaultControl {
         calls: calls.length,
         loadFaulted: first !== undefined && (first.operation === 'get' || first.operation === 'acquire') && first.fault !== undefined,
         late: [],
+        unfenced: 0,
       };
     },
     setGate(gate) {
@@ -441,6 +449,7 @@ export function proxyFaultControl(proxy: FaultProxy, locking: boolean): FaultCon
   let injectedBefore = 0;
   let callsBefore = 0;
   let lateBefore = 0;
+  let fencesBefore = 0;
   return {
     scheduling: false,
     arm(plan) {
@@ -455,10 +464,12 @@ export function proxyFaultControl(proxy: FaultProxy, locking: boolean): FaultCon
       injectedBefore = total(proxy.injected);
       callsBefore = total(proxy.calls);
       lateBefore = proxy.lastLateId;
+      fencesBefore = proxy.fenceMark;
     },
     report() {
       const report = {
         injected: total(proxy.injected) - injectedBefore, calls: total(proxy.calls) - callsBefore, loadFaulted: undefined, late: proxy.lateWrites(lateBefore),
+        unfenced: proxy.unfencedSince(fencesBefore),
       };
       proxy.set({});
       return report;
@@ -582,6 +593,12 @@ function itemProblems(expected: Exact, actual: InspectedItem): string[] {
   if (expected.createdAt !== actual.createdAt) problems.push(`createdAt ${actual.createdAt}, expected ${expected.createdAt}`);
   if (expected.expiresAt !== actual.expiresAt) problems.push(`expiresAt ${actual.expiresAt}, expected ${expected.expiresAt}`);
   return problems;
+}
+
+/** Two items that differ at most in their deadline. */
+function sameState(a: ItemState, b: ItemState): boolean {
+  return sameAttrs(a.data, b.data) && a.principal === b.principal && a.authenticatedAt === b.authenticatedAt &&
+    a.maxInactiveInterval === b.maxInactiveInterval && a.absoluteExpiresAt === b.absoluteExpiresAt && a.createdAt === b.createdAt;
 }
 
 /** A new session as the model expects it: written by the request at `at`, on its node. */
@@ -839,20 +856,20 @@ function answeredLate(m: Readonly<Model>, own: readonly LateWrite[] = []): Set<L
  * the window of every earlier late request on it; the command's own late writes on the session it
  * loaded open one.
  */
-function moveLimbo(m: Model, answered: ReadonlySet<LateWrite>, key: string | undefined, fit: Candidate, what: string, late: readonly LateWrite[]): void {
+function moveLimbo(m: Model, answered: ReadonlySet<LateWrite>, key: string | undefined, fit: Candidate, what: string, late: readonly LateWrite[], unfenced = false): void {
   for (const e of m.limbo) for (const w of e.writes) if (answered.has(w)) e.seen.add(w);
   m.limbo = m.limbo.filter((e) => e.writes.some((w) => !e.seen.has(w)));
   // Held-back writes the inspection already showed (their landing, if any, left an allowed state) are evidence no more.
   m.dead = m.dead.map((d) => ({ ...d, heldBack: d.heldBack.filter((w) => !answered.has(w)) })).filter((d) => d.heldBack.length > 0).slice(-8);
   if (fit.acked && key !== undefined) {
-    for (const e of m.limbo.filter((x) => x.key === key)) {
-      m.dead.push({ ...e, endedBy: what, heldBack: e.writes.filter((w) => !answered.has(w)) });
-    }
-    m.limbo = m.limbo.filter((e) => e.key !== key);
+    // Only writes that were fenced (or never needed one) are stopped by a later acknowledged write.
+    const ended = m.limbo.filter((x) => x.key === key && !x.unfenced);
+    for (const e of ended) m.dead.push({ ...e, endedBy: what, heldBack: e.writes.filter((w) => !answered.has(w)) });
+    m.limbo = m.limbo.filter((e) => !ended.includes(e));
   }
   const own = late.filter((w) => w.key === key);
   if (key !== undefined && fit.change && own.length > 0) {
-    const entry: Limbo = { key, what, change: fit.change, writes: own, seen: new Set(own.filter((w) => answered.has(w))) };
+    const entry: Limbo = { key, what, change: fit.change, writes: own, seen: new Set(own.filter((w) => answered.has(w))), unfenced };
     if (entry.writes.some((w) => !entry.seen.has(w))) m.limbo.push(entry);
   }
 }
@@ -863,7 +880,8 @@ function moveLimbo(m: Model, answered: ReadonlySet<LateWrite>, key: string | und
  * do not follow late writes themselves (overlaps, replays, client input), and at the end of a run.
  */
 async function drainLate(m: Model, h: Harness, why: string): Promise<void> {
-  if (!h.faults.settleLate || (h.faults.pendingLate?.() === 0 && m.limbo.length === 0)) return;
+  // Writes that landed since the last inspection (dead ones too: they had to be refused) are checked even when none is pending.
+  if (!h.faults.settleLate || (h.faults.pendingLate?.() === 0 && m.limbo.length === 0 && m.dead.length === 0)) return;
   await h.faults.settleLate();
   const item = m.item;
   if (!item) {
@@ -975,6 +993,9 @@ async function verifyOne(
   const at = nodeTime(m, nodeIndex);
   const active = activeLimbo(m, before?.key);
   const land = (from: Landed): Landed[] => landings(m, h.layout, from, active);
+  // A split session's claim whose part write may still land (an earlier request's, not yet seen): a commit that meets
+  // it answers 503 and writes nothing rather than write past it (docs/guarantees.md, "a part write slower than readTimeout").
+  const claimWaits = h.layout === 'split' && active.some((e) => e.writes.some((w) => w.part !== undefined && w.part !== '#' && !e.seen.has(w)));
   const candidates: Candidate[] = [];
   let detachedFit = false;
   let firstProblem: { invariant: string; details: string } | undefined;
@@ -1009,18 +1030,29 @@ async function verifyOne(
       // The item as the commit finds it: gone for the store once its deadline passed (for this node) during the request.
       const current = loaded ? (c && isLive(c, at) ? c : undefined) : c;
       const results: Array<Concrete | undefined> = [];
+      const acks: Array<{ readonly k: Concrete; readonly cookie: CookieExpect }> = [];
       for (const o of loaded ? commitOutcomes(cfg, current, loaded, intent, at) : freshOutcomes(m, c, intent, ops, oldCookie, at)) {
         // A commit that found the item gone for its clock leaves it as it is, or deletes it (it is expired for this node).
         const ks = o.k0 === undefined && !o.wroteK0 && c ? [c, undefined] : materialize(cfg, o.k0, o.k0Expiry, current?.expiresAt, at);
         for (const k of ks) {
           results.push(k);
           const acked = o.status === 200 && o.wroteK0;
+          if (acked && k && o.created === undefined) acks.push({ k, cookie: o.cookie });
           for (const after of acked ? [{ ...cur, state: k }] : land({ ...cur, state: k })) {
             candidates.push({ requests: [{ status: o.status, cookie: o.cookie, created: createdAt(cfg, o.created, at) }], k0: after.state, note: o.note, acked, change });
           }
         }
       }
-      if (faults.injected > 0) {
+      if (faults.injected > 0 && c) {
+        // A write whose answer was lost that the item already shows, with a deadline at least as late as its own (a
+        // node whose clock runs ahead wrote it): reported stored though it did not land (docs/guarantees.md, the read-back).
+        for (const { k, cookie } of acks) {
+          if (c.expiresAt >= k.expiresAt && sameState(c, k)) {
+            candidates.push({ requests: [{ status: 200, cookie, created: undefined }], k0: c, note: '200: the lost write\'s change is already there, with a later deadline', acked: true, change });
+          }
+        }
+      }
+      if (faults.injected > 0 || claimWaits) {
         // A store failure (503): the change applied or not (in the split layout, possibly in part); no cookie either way.
         const failed = new Map<string, Concrete | undefined>([[concreteKey(c), c]]);
         for (const k of results) for (const x of c && k ? partialCommits(h.layout, c, k) : [k]) failed.set(concreteKey(x), x);
@@ -1043,7 +1075,7 @@ async function verifyOne(
   assertHttpShape(nodeOf(h, nodeIndex), [res]);
   const fit = matchCandidates(m, at, what, before, oldCookie, candidates, { responses: [res], k0, created });
   assertNoLease(m, what, [k0, ...created]);
-  moveLimbo(m, answered, before?.key, fit, `${what}: answered ${res.status}`, faults.late);
+  moveLimbo(m, answered, before?.key, fit, `${what}: answered ${res.status}`, faults.late, faults.unfenced > 0 && res.status >= 300);
   recordMove(m, before, fit.change, res);
   const cookieAfter = res.setCookie === undefined ? oldCookie : res.setCookie ?? undefined;
   await adopt(m, h, oldCookie, before, k0, cookieAfter);
@@ -1428,7 +1460,7 @@ class ClientInputCommand implements ModelCommand {
     }
     // Stored: exactly what a handler setting the attribute to the value must do.
     await verifyOne(m, h, what, this.node, loadedAt, before, oldCookie, [{ kind: 'set', name: this.name, value: value as JsonValue }], { ...res, observation: undefined }, {
-      injected: 0, calls: 0, loadFaulted: false, late: [],
+      injected: 0, calls: 0, loadFaulted: false, late: [], unfenced: 0,
     });
   }
 
@@ -1453,10 +1485,13 @@ export const valueArb: fc.Arbitrary<JsonValue> = fc.oneof(
   fc.constantFrom(LONG_TEXT, `${LONG_TEXT}!`),
 );
 
-function opArb(withMeta: boolean): fc.Arbitrary<Op> {
+/** Mostly values long enough to be a split session's part (partThreshold 64 in the specs, uncompressed at 4096). */
+export const longValueArb: fc.Arbitrary<JsonValue> = fc.oneof({ weight: 2, arbitrary: fc.constantFrom(LONG_TEXT, `${LONG_TEXT}!`, `${LONG_TEXT}?`) }, valueArb);
+
+function opArb(withMeta: boolean, values: fc.Arbitrary<JsonValue>, names: fc.Arbitrary<string>): fc.Arbitrary<Op> {
   const ops: Array<fc.WeightedArbitrary<Op>> = [
-    { weight: 8, arbitrary: fc.record({ kind: fc.constant('set' as const), name: nameArb, value: valueArb }) },
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant('delete' as const), name: nameArb }) },
+    { weight: 8, arbitrary: fc.record({ kind: fc.constant('set' as const), name: names, value: values }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('delete' as const), name: names }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'regenerate' as const }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'destroy' as const }) },
     { weight: 2, arbitrary: fc.constant({ kind: 'touch' as const }) },
@@ -1472,7 +1507,7 @@ function opArb(withMeta: boolean): fc.Arbitrary<Op> {
   return fc.oneof(...ops);
 }
 
-export const opsArb = (withMeta = true): fc.Arbitrary<Op[]> => fc.array(opArb(withMeta), { maxLength: 3 });
+export const opsArb = (withMeta = true, values = valueArb, names: fc.Arbitrary<string> = nameArb): fc.Arbitrary<Op[]> => fc.array(opArb(withMeta, values, names), { maxLength: 3 });
 
 export const memoryFaultPlanArb: fc.Arbitrary<FaultPlan> = fc.oneof(
   { weight: 3, arbitrary: fc.constant<FaultPlan>({ store: [] }) },
@@ -1527,6 +1562,11 @@ export interface CommandSet {
   readonly overlaps?: boolean;
   readonly clientInput?: boolean;
   readonly maxCommands: number;
+  /** How often a plain request is drawn against each other kind of command (default 3). */
+  readonly requestWeight?: number;
+  /** The values requests set (default valueArb), and the attributes they set and delete (default nameArb). */
+  readonly values?: fc.Arbitrary<JsonValue>;
+  readonly names?: fc.Arbitrary<string>;
 }
 
 /** Which node serves a command: an index into the run's nodes (taken modulo their number). */
@@ -1535,8 +1575,8 @@ const nodeArb = fc.nat(2);
 export function commandsArb(set: CommandSet): fc.Arbitrary<Iterable<ModelCommand>> {
   const arbs: Array<fc.Arbitrary<ModelCommand>> = [];
   if (set.requests !== false) {
-    const request = fc.tuple(opsArb(set.meta !== false), set.faults, slowArb, nodeArb).map(([ops, faults, slow, node]) => new RequestCommand(ops, faults, slow, node));
-    arbs.push(request, request, request);
+    const request = fc.tuple(opsArb(set.meta !== false, set.values, set.names), set.faults, slowArb, nodeArb).map(([ops, faults, slow, node]) => new RequestCommand(ops, faults, slow, node));
+    arbs.push(...new Array<typeof request>(set.requestWeight ?? 3).fill(request));
     arbs.push(fc.tuple(fc.nat(), opsArb(false), nodeArb).map(([i, ops, node]) => new ReplayRetiredCommand(i, ops, node)));
     arbs.push(fc.tuple(fc.nat(200), fc.nat(62), nodeArb).map(([p, s, node]) => new TamperCommand(p, s, node)));
   }

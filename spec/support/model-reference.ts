@@ -497,9 +497,14 @@ export function applyLate(cfg: ModelConfig, layout: 'single' | 'split', change: 
     return [...results, { ...item, writes: item.writes + 1, expiresAt: writtenExpiry(cfg, at, item) }];
   }
   const guarded = cfg.onConflict !== 'last-write-wins' && !cfg.locking;
-  if (guarded && dirty.some((n) => item.data.get(n) !== loaded.data.get(n))) return results;
+  const conflicts = (n: string): boolean => item.data.get(n) !== loaded.data.get(n);
+  // One item carries all the guards in the single layout. In the split layout each part write is guarded on its own
+  // attribute (and the head write on the inline ones): the attributes another request changed since stay as they are,
+  // the others may land (partialCommits also gives every subset of them).
+  if (guarded && layout === 'single' && dirty.some(conflicts)) return results;
+  const landing = guarded ? dirty.filter((n) => !conflicts(n)) : dirty;
   const data = new Map(item.data);
-  for (const name of dirty) {
+  for (const name of landing) {
     const value = intent.final.get(name);
     if (value === undefined) data.delete(name);
     else data.set(name, value);
