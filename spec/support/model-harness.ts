@@ -483,6 +483,8 @@ export function proxyFaultControl(proxy: FaultProxy, locking: boolean): FaultCon
 
 export interface InspectedItem extends ModelItem {
   readonly lockOwner: string | undefined;
+  /** Split layout: a claim's part write has not landed (in flight, or left by a failed commit until a reader fences it). */
+  readonly unsettled?: boolean;
 }
 
 /** One simulated node: a SessionManager (and its store, or its own client of the shared table) on a skewed clock. */
@@ -549,6 +551,7 @@ export async function inspectWith(store: SessionStore, key: string): Promise<Ins
   return {
     key, data, createdAt: stored.createdAt, expiresAt: stored.expiresAt, absoluteExpiresAt: stored.absoluteExpiresAt,
     maxInactiveInterval: stored.maxInactiveInterval, principal: stored.principal, authenticatedAt: stored.authenticatedAt, lockOwner: stored.lockOwner,
+    unsettled: stored.unsettled === true,
   };
 }
 
@@ -950,6 +953,8 @@ class RequestCommand implements ModelCommand {
     const oldCookie = m.cookie;
     const node = nodeOf(h, this.node);
     const loadedAt = nodeTime(m, this.node);
+    // A claim a failed commit left (its part write and its fence both failed) stays until a reader fences it.
+    const claimPending = h.layout === 'split' && before !== undefined && (await h.inspect(before.key))?.unsettled === true;
     h.faults.arm(this.faults);
     const pending = node.driver.begin(oldCookie, this.ops);
     await pending.loaded;
@@ -958,7 +963,7 @@ class RequestCommand implements ModelCommand {
     pending.release();
     const res = await pending.done;
     const faults = h.faults.report();
-    await verifyOne(m, h, what, this.node, loadedAt, before, oldCookie, this.ops, res, faults);
+    await verifyOne(m, h, what, this.node, loadedAt, before, oldCookie, this.ops, res, faults, claimPending);
   }
 
   toString(): string {
@@ -987,15 +992,16 @@ function freshOutcomes(m: Readonly<Model>, stored: Concrete | undefined, intent:
  */
 async function verifyOne(
   m: Model, h: Harness, what: string, nodeIndex: number, loadedAt: number, before: ModelItem | undefined, oldCookie: string | undefined,
-  ops: readonly Op[], res: Response, faults: FaultReport,
+  ops: readonly Op[], res: Response, faults: FaultReport, claimPending = false,
 ): Promise<void> {
   const cfg = m.cfg;
   const at = nodeTime(m, nodeIndex);
   const active = activeLimbo(m, before?.key);
   const land = (from: Landed): Landed[] => landings(m, h.layout, from, active);
-  // A split session's claim whose part write may still land (an earlier request's, not yet seen): a commit that meets
-  // it answers 503 and writes nothing rather than write past it (docs/guarantees.md, "a part write slower than readTimeout").
-  const claimWaits = h.layout === 'split' && active.some((e) => e.writes.some((w) => w.part !== undefined && w.part !== '#' && !e.seen.has(w)));
+  // A split session's claim whose part write may still land (an earlier request's, not yet seen, or seen pending before
+  // this request): a commit that meets it answers 503 and writes nothing rather than write past it (docs/guarantees.md,
+  // "a part write slower than readTimeout").
+  const claimWaits = claimPending || (h.layout === 'split' && active.some((e) => e.writes.some((w) => w.part !== undefined && w.part !== '#' && !e.seen.has(w))));
   const candidates: Candidate[] = [];
   let detachedFit = false;
   let firstProblem: { invariant: string; details: string } | undefined;
