@@ -1081,7 +1081,11 @@ async function verifyOne(
   assertHttpShape(nodeOf(h, nodeIndex), [res]);
   const fit = matchCandidates(m, at, what, before, oldCookie, candidates, { responses: [res], k0, created });
   assertNoLease(m, what, [k0, ...created]);
-  moveLimbo(m, answered, before?.key, fit, `${what}: answered ${res.status}`, faults.late, faults.unfenced > 0 && res.status >= 300);
+  // Known defect, #23 still open: a write whose fence failed is reported stored once a read-back shows it, but when
+  // more than one of its attempts was lost, another may land later, over writes acknowledged since (CI seed -388895324).
+  // Until attempts are counted (attempt-tracking.ts), such a 2xx keeps its late writes in limbo, as docs/guarantees.md says.
+  const duplicates = faults.late.filter((w) => w.key === before?.key && (w.part === undefined || w.part === '#')).length > 1;
+  moveLimbo(m, answered, before?.key, fit, `${what}: answered ${res.status}`, faults.late, faults.unfenced > 0 && (res.status >= 300 || duplicates));
   recordMove(m, before, fit.change, res);
   const cookieAfter = res.setCookie === undefined ? oldCookie : res.setCookie ?? undefined;
   await adopt(m, h, oldCookie, before, k0, cookieAfter);
