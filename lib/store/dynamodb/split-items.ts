@@ -73,6 +73,12 @@ export function contentVersion(part: Item | undefined): number {
   return v === undefined ? -1 : Number(v);
 }
 
+/** The highest claim fenced on a part (split-parts.ts), or -1: no content of that claim or an earlier one lands after it. */
+export function fenceOf(part: Item | undefined): number {
+  const f = part?.[ATTR.partFence] as unknown;
+  return f === undefined ? -1 : Number(f);
+}
+
 /** The items of one session, split into its head and its parts by sort key. */
 export function partsByKey(items: readonly Item[]): { head: Item | undefined; parts: Map<string, Item> } {
   const head = items.find((item) => item[ATTR.part] === HEAD_PART);

@@ -3,7 +3,7 @@ import { jitteredDelay, sleep } from '../../core/backoff';
 import type { Logger } from '../../core/logger';
 import { conditionalWrite } from './conditional-write';
 import { ATTR, HEAD_PART } from './item-attributes';
-import { contentHash, contentVersion, partKeyOf, partsByKey, pendingClaims, registryOf } from './split-items';
+import { contentHash, contentVersion, fenceOf, partKeyOf, partsByKey, pendingClaims, registryOf } from './split-items';
 import { fencePart } from './split-parts';
 import type { Item, StoreIo } from './store-io';
 import { UpdateExpressionBuilder } from './update-expression';
@@ -84,7 +84,7 @@ export class SplitReads {
       const { info, versions } = registryOf(found.head);
       const givenUp = this.settings.now() - this.givenUpAfterMs;
       // A claim already fenced (by its writer, or a reader) can never get its content: no need to wait for its age.
-      const fenced = (name: string): boolean => Number(found.parts.get(partKeyOf(name))?.[ATTR.partFence] ?? -1) >= versions.get(name)!;
+      const fenced = (name: string): boolean => fenceOf(found.parts.get(partKeyOf(name))) >= versions.get(name)!;
       const inFlight = pending.filter((name) => !fenced(name) && (info.get(name)?.claimedAt ?? 0) > givenUp);
       if (inFlight.length === 0) {
         if (o.readOnly) return { items, inFlight: true };
